@@ -1,0 +1,242 @@
+"""From reranked passages to a cited answer, designed around a very small generator.
+
+1. Gate: when the best passage scores below the refusal threshold, or no candidate sentence has
+   the kind of fact the question asks for (a date for "when", a count for "how many"), refuse.
+2. Evidence: the sentences of the top passages, scored by the cross-encoder against the question.
+3. Generate from one short passage only (a 135M model invents facts when handed many), then check
+   the answer against that passage: every number and name must be there and most content words.
+   An unsupported or empty answer falls back to quoting the best sentence.
+Citations are attached here, by code, to the passages the answer was built from.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from byline.config import Settings
+from byline.nltk_data import sentence_spans, stopwords
+from byline.types import Answer, Citation, ScoredPassage
+
+REFUSAL_TEXT = "The articles don't cover this question."
+NOT_FOUND_MARK = "NOT IN THE ARTICLES"
+MAX_QUOTE_WORDS = 40
+
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+_DATE_RE = re.compile(
+    rf"\b(?:{_MONTHS})\b|\b(?:19|20)\d\d\b|\b\d{{1,2}}[/.]\d{{1,2}}[/.]\d{{2,4}}\b|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tomorrow|tonight)\b|\b(?:last|next|this) (?:week|month|year)\b|\b(?:early|mid|late)-?\s?(?:{_MONTHS})\b|\bnew year\b",
+    re.IGNORECASE,
+)
+_NUMBER_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|hundred|hundreds|thousand|thousands|million|millions|billion|billions|dozen|dozens|half|several|few"
+_COUNT_RE = re.compile(rf"\b(?!(?:19|20)\d\d\b)\d[\d,.]*\b|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE)
+
+
+def expected_kind(question: str) -> str | None:
+    q = question.lower().strip()
+    if re.match(r"^(when\b|what (date|day|year|month|time)\b|which (date|day|year|month)\b|on what (date|day)\b|in what (year|month)\b)", q):
+        return "date"
+    if re.match(r"^(how (many|much|long|old|far)\b|what (percentage|number|share|amount)\b)", q):
+        return "count"
+    return None
+
+
+def has_kind(text: str, kind: str | None) -> bool:
+    if kind == "date":
+        return bool(_DATE_RE.search(text))
+    if kind == "count":
+        # A count must not be only a day of a date ("June 16") or a year.
+        stripped = re.sub(rf"\b(?:{_MONTHS})\s+\d{{1,2}}\b|\b\d{{1,2}}\s+(?:{_MONTHS})\b", " ", text, flags=re.IGNORECASE)
+        return bool(_COUNT_RE.search(stripped))
+    return True
+
+
+@dataclass
+class Sentence:
+    passage_rank: int  # index into Plan.passages
+    start: int  # offsets inside the passage text
+    end: int
+    text: str
+    score: float = 0.0
+
+
+@dataclass
+class Plan:
+    question: str
+    passages: list[ScoredPassage]  # the candidates considered, best first
+    sentences: list[Sentence] = field(default_factory=list)  # best first
+    refused: bool = False
+    reason: str = ""
+
+    @property
+    def best(self) -> Sentence:
+        return self.sentences[0]
+
+
+class AnswerBuilder:
+    def __init__(self, settings: Settings, cross_encoder, prompts_dir: Path | None = None):
+        self.settings = settings
+        self.cross_encoder = cross_encoder
+        self.prompts = _load_prompts(prompts_dir or Path(__file__).resolve().parent.parent / "prompts")
+
+    # --- planning ------------------------------------------------------------------------------
+    def plan(self, question: str, retrieved: list[ScoredPassage]) -> Plan:
+        s = self.settings
+        candidates = retrieved[: max(1, s.top_k)]
+        plan = Plan(question, candidates)
+        if not candidates or candidates[0].score < s.refusal_threshold:
+            plan.refused, plan.reason = True, "no passage is relevant enough"
+            return plan
+        # Only passages near the best one are evidence; a far weaker passage is noise.
+        candidates = [c for c in candidates if c.score >= max(s.refusal_threshold, candidates[0].score - 6.0)]
+        plan.passages = candidates
+        kind = expected_kind(question)
+        for rank, c in enumerate(candidates):
+            for a, b in sentence_spans(c.passage.text):
+                plan.sentences.append(Sentence(rank, a, b, c.passage.text[a:b]))
+        scores = self.cross_encoder.score(question, [x.text for x in plan.sentences])
+        for sent, sc in zip(plan.sentences, scores):
+            # The passage score carries context a lone sentence lacks; the kind check carries intent.
+            sent.score = float(sc) + 0.3 * candidates[sent.passage_rank].score + (2.0 if has_kind(sent.text, kind) else -4.0 if kind else 0.0)
+        plan.sentences.sort(key=lambda x: x.score, reverse=True)
+        if kind and not any(has_kind(x.text, kind) for x in plan.sentences[:3]):
+            plan.refused, plan.reason = True, f"no passage states the {kind} asked for"
+        return plan
+
+    # --- answers -------------------------------------------------------------------------------
+    def refusal(self, plan: Plan) -> Answer:
+        return Answer(plan.question, REFUSAL_TEXT, True, [], "refused", notice="")
+
+    def extractive(self, plan: Plan, mode: str = "extractive", notice: str = "") -> Answer:
+        if plan.refused or not plan.sentences:
+            return self.refusal(plan)
+        best = plan.best
+        quote = _trim_quote(best.text, plan.question)
+        citation = self._citation(1, plan.passages[best.passage_rank], best.start, best.end)
+        return Answer(plan.question, f"“{quote}” [1]", False, [citation], mode, notice=notice)  # type: ignore[arg-type]
+
+    def messages(self, plan: Plan, multi: bool) -> list[dict]:
+        """Chat messages for the generator: one passage for a small model, several numbered ones otherwise."""
+        if multi:
+            body = "\n\n".join(f"[{i + 1}] {c.passage.title}\n{c.passage.text}" for i, c in enumerate(plan.passages))
+            user = self.prompts["answer_user_multi"].format(passages=body, question=plan.question)
+        else:
+            c = plan.passages[plan.best.passage_rank]
+            user = self.prompts["answer_user"].format(passages=f"Article: {c.passage.title}\nPassage: {c.passage.text}", question=plan.question)
+        return [{"role": "system", "content": self.prompts["answer_system"].strip()}, {"role": "user", "content": user}]
+
+    def finish(self, plan: Plan, generated: str, multi: bool, backend: str) -> Answer:
+        """Check a generated answer against the passages it was given; quote instead when unsupported."""
+        text = _tidy(generated)
+        given = plan.passages if multi else [plan.passages[plan.best.passage_rank]]
+        if not text or NOT_FOUND_MARK.lower() in text.lower() or _sounds_like_refusal(text):
+            return self.extractive(plan, "fallback", "The model found no answer in the passage; quoting the best supporting sentence instead.")
+        pieces = _split_cited(text)
+        cited: dict[int, Citation] = {}
+        out: list[str] = []
+        for sentence, markers in pieces:
+            # Use the model's marker only when that passage really supports the sentence.
+            options = [m - 1 for m in markers if 1 <= m <= len(given)] or list(range(len(given)))
+            best_i = max(options, key=lambda i: _support(sentence, given[i].passage.text))
+            if not _supported(sentence, given[best_i].passage.text) or not has_kind(sentence, expected_kind(plan.question)):
+                return self.extractive(plan, "fallback", "The model's answer was not supported by the passage; quoting the best supporting sentence instead.")
+            if best_i not in cited:
+                start, end = _best_span(sentence, given[best_i].passage.text)
+                cited[best_i] = self._citation(len(cited) + 1, given[best_i], start, end)
+            out.append(f"{sentence} [{cited[best_i].n}]")
+        if len(" ".join(out).split()) > 80:
+            return self.extractive(plan, "fallback", "The model's answer ran long; quoting the best supporting sentence instead.")
+        return Answer(plan.question, " ".join(out), False, list(cited.values()), "generated", backend=backend)
+
+    def _citation(self, n: int, sp: ScoredPassage, start: int, end: int) -> Citation:
+        p = sp.passage
+        return Citation(n, p.article_id, p.title, p.url, p.published, p.source, p.text, round(sp.score, 3), p.id, start, end)
+
+
+# --- text checks -------------------------------------------------------------------------------
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d[\d,.:]*")
+
+
+def _content_words(text: str) -> list[str]:
+    stop = set(stopwords("english"))
+    return [w for w in (t.lower().strip("'’.,-") for t in _WORD.findall(text)) if w and w not in stop and len(w) > 2 or w.isdigit()]
+
+
+def _stem(word: str) -> str:
+    return word[:5] if not word[0].isdigit() else word.replace(",", "")
+
+
+def _support(sentence: str, passage: str) -> float:
+    words = _content_words(sentence)
+    if not words:
+        return 0.0
+    have = {_stem(w) for w in _content_words(passage)}
+    return sum(_stem(w) in have for w in words) / len(words)
+
+
+def _supported(sentence: str, passage: str) -> bool:
+    low = passage.lower()
+    numbers = re.findall(r"\d[\d,.]*\d|\d", sentence)
+    if any(n.replace(",", "") not in low.replace(",", "") for n in numbers):
+        return False
+    # Names: capitalised words after the first word must appear in the passage.
+    tokens = _WORD.findall(sentence)
+    names = [t for t in tokens[1:] if t[:1].isupper() and t.lower() not in set(stopwords("english"))]
+    if any(n.lower().strip("'’") not in low for n in names):
+        return False
+    return _support(sentence, passage) >= 0.6
+
+
+def _best_span(sentence: str, passage: str) -> tuple[int, int]:
+    spans = sentence_spans(passage) or [(0, len(passage))]
+    return max(spans, key=lambda ab: _support(sentence, passage[ab[0] : ab[1]]))
+
+
+_MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+def _split_cited(text: str) -> list[tuple[str, list[int]]]:
+    """Answer sentences with the passage numbers the model put after them."""
+    out: list[tuple[str, list[int]]] = []
+    for a, b in sentence_spans(text) or [(0, len(text))]:
+        chunk = text[a:b]
+        markers = [int(n) for m in _MARKER.finditer(chunk) for n in m.group(1).split(",")]
+        clean = _MARKER.sub("", chunk).strip()
+        if clean:
+            out.append((clean, markers))
+        elif markers and out:
+            out[-1][1].extend(markers)
+    return out
+
+
+def _tidy(text: str) -> str:
+    text = text.strip().strip('"').strip()
+    text = re.sub(r"^(short answer|answer)\s*:\s*", "", text, flags=re.IGNORECASE)
+    return re.sub(r"\s+", " ", text)
+
+
+def _sounds_like_refusal(text: str) -> bool:
+    return bool(re.search(r"\b(not (mentioned|stated|provided|specified|given|in the (passage|article))|no information|does not (say|mention|specify|provide|state)|cannot (answer|determine)|i don'?t know)\b", text, re.IGNORECASE))
+
+
+def _trim_quote(sentence: str, question: str) -> str:
+    """A sentence, or for a run-on scrape sentence the window of it that matters most."""
+    words = sentence.split()
+    if len(words) <= MAX_QUOTE_WORDS:
+        return sentence.strip()
+    q = {_stem(w) for w in _content_words(question)}
+    best, best_hits = 0, -1
+    for i in range(0, len(words) - MAX_QUOTE_WORDS + 1):
+        hits = sum(_stem(w.lower().strip("'’.,-“”\"")) in q for w in words[i : i + MAX_QUOTE_WORDS] if w.strip("'’.,-“”\""))
+        if hits > best_hits:
+            best, best_hits = i, hits
+    window = " ".join(words[best : best + MAX_QUOTE_WORDS])
+    return ("… " if best > 0 else "") + window + (" …" if best + MAX_QUOTE_WORDS < len(words) else "")
+
+
+def _load_prompts(folder: Path) -> dict[str, str]:
+    names = ("answer_system", "answer_user", "answer_user_multi", "rewrite")
+    missing = [n for n in names if not (folder / f"{n}.txt").is_file()]
+    if missing:
+        raise FileNotFoundError(f"Prompt files missing from {folder}: {', '.join(missing)}")
+    return {n: (folder / f"{n}.txt").read_text(encoding="utf-8") for n in names}

@@ -1,0 +1,161 @@
+"""One typed settings object for every entry point.
+
+Precedence, highest first: CLI flags > BYLINE_* environment variables > the selected profile in
+byline.toml > top-level keys of byline.toml > defaults. `OPENAI_API_KEY` is honoured for the
+`openai` backend and embedder when no `api_key` is set elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+Backend = Literal["local", "extractive", "openai", "openai-compatible"]
+Embedder = Literal["bge-small", "minilm", "openai"]
+
+DEFAULT_CONFIG_FILE = Path("byline.toml")
+
+# Built-in profiles: a name is a bundle of settings, overridable by byline.toml's [profiles.NAME].
+BUILTIN_PROFILES: dict[str, dict[str, Any]] = {
+    "local": {"backend": "local"},
+    "extractive": {"backend": "extractive"},
+    "openai": {"backend": "openai", "model": "gpt-4o-mini"},
+    "ollama": {"backend": "openai-compatible", "base_url": "http://127.0.0.1:11434/v1", "model": "llama3.2"},
+    "vllm": {"backend": "openai-compatible", "base_url": "http://127.0.0.1:8000/v1"},
+    "llamacpp": {"backend": "openai-compatible", "base_url": "http://127.0.0.1:8080/v1"},
+    "lmstudio": {"backend": "openai-compatible", "base_url": "http://127.0.0.1:1234/v1"},
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BYLINE_", extra="ignore", validate_default=True)
+
+    # Where things live
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    chroma_url: str | None = Field(None, description="Chroma server URL; the embedded store under index_dir when unset")
+    collection: str = "byline"
+
+    # Generation backend
+    backend: Backend = "local"
+    base_url: str | None = None
+    model: str | None = None
+    api_key: SecretStr | None = None
+    model_path: Path | None = Field(None, description="GGUF for the local backend; the packaged SmolLM2 when unset")
+    request_timeout: float = 20.0
+    max_retries: int = 2
+    max_answer_tokens: int = 64
+
+    # Local llama.cpp server
+    llm_threads: int = 2
+    llm_ctx: int = 4096
+    llm_parallel: int = 4
+    # llama.cpp's prompt cache defaults to 8 GiB and grows with every question.
+    llm_cache_ram_mib: int = 64
+
+    # Embeddings
+    embedder: Embedder = "bge-small"
+    openai_embedding_model: str = "text-embedding-3-small"
+    embed_threads: int = 2
+    embed_batch_size: int = 32
+
+    # Chunking
+    chunk_tokens: int = 128
+    chunk_overlap_sentences: int = 1
+
+    # Retrieval and answering
+    vector_k: int = 30
+    bm25_k: int = 30
+    rerank_k: int = 12
+    top_k: int = Field(3, description="sources shown with an answer")
+    refusal_threshold: float = Field(-2.0, description="cross-encoder logit below which the articles don't cover a question")
+    max_question_chars: int = 2000
+
+    # Web chat
+    host: str = "127.0.0.1"
+    port: int = 7860
+    max_upload_mb: int = 20
+    concurrency: int = 4
+
+    profile: str | None = None
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _empty_key_is_none(cls, v: Any) -> Any:
+        return None if v in ("", None) else v
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+        return (init_settings, env_settings, _TomlProfileSource(settings_cls))
+
+    # --- derived -------------------------------------------------------------------------------
+    def effective_api_key(self) -> str | None:
+        if self.api_key is not None:
+            return self.api_key.get_secret_value()
+        if self.backend == "openai" or self.embedder == "openai":
+            return os.environ.get("OPENAI_API_KEY") or None
+        return None
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings for display: keys never appear."""
+        data = self.model_dump(mode="json")
+        key = self.effective_api_key()
+        data["api_key"] = _mask(key)
+        return data
+
+
+def _mask(key: str | None) -> str | None:
+    if not key:
+        return None
+    return "****" + key[-4:] if len(key) > 12 else "****"
+
+
+class _TomlProfileSource(PydanticBaseSettingsSource):
+    """byline.toml top-level keys, then the chosen profile's keys on top."""
+
+    def __init__(self, settings_cls):
+        super().__init__(settings_cls)
+        self._data = _load_toml_with_profile()
+
+    def get_field_value(self, field, field_name):  # pragma: no cover - required by the ABC
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+def _load_toml_with_profile() -> dict[str, Any]:
+    path = Path(os.environ.get("BYLINE_CONFIG", DEFAULT_CONFIG_FILE))
+    raw: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    profiles = {**BUILTIN_PROFILES, **raw.pop("profiles", {})}
+    name = os.environ.get("BYLINE_PROFILE") or raw.get("profile")
+    if name:
+        if name not in profiles:
+            raise ConfigError(f"Unknown profile {name!r}; known: {', '.join(sorted(profiles))}")
+        raw = {**raw, **profiles[name], "profile": name}
+    return raw
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def load_settings(overrides: dict[str, Any] | None = None, profile: str | None = None) -> Settings:
+    """Settings from flags (`overrides`, None values ignored), environment and byline.toml."""
+    flags = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if profile:
+        os.environ["BYLINE_PROFILE"] = profile
+    try:
+        return Settings(**flags)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc

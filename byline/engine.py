@@ -1,0 +1,235 @@
+"""The one API behind the web chat, the CLI and the evaluation: ingest, ask (or stream), list, delete.
+
+No Gradio on this path: `from byline import Engine` works in any Python program.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from byline.answer import AnswerBuilder, Plan
+from byline.chat import rewrite
+from byline.config import Settings, load_settings
+from byline.llm import GeneratorError, LocalServer, OpenAIGenerator, make_generator
+from byline.types import Answer, ArticleInfo, Done, IngestReport, SourcesFound, StandaloneQuestion, Token, Turn
+
+
+class QuestionError(ValueError):
+    """A question the engine will not take (empty, too long); the message is for the user."""
+
+
+Event = StandaloneQuestion | SourcesFound | Token | Done
+
+
+class Engine:
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or load_settings()
+        self._lock = threading.RLock()
+        self._embedding = None
+        self._store = None
+        self._cross = None
+        self._retriever = None
+        self._builder = None
+        self._local = LocalServer(self.settings)
+        self._generators: dict[tuple, OpenAIGenerator] = {}
+
+    # --- components, built on first use -------------------------------------------------------
+    @property
+    def embedding(self):
+        with self._lock:
+            if self._embedding is None:
+                from byline.embeddings import make_embedding
+
+                self._embedding = make_embedding(self.settings)
+            return self._embedding
+
+    @property
+    def store(self):
+        with self._lock:
+            if self._store is None:
+                from byline.store import Store
+
+                self._store = Store(self.settings, self.embedding.identity)
+            return self._store
+
+    @property
+    def cross_encoder(self):
+        with self._lock:
+            if self._cross is None:
+                from byline.onnx_models import shared_cross_encoder
+
+                self._cross = shared_cross_encoder(self.settings.embed_threads)
+            return self._cross
+
+    @property
+    def retriever(self):
+        with self._lock:
+            if self._retriever is None:
+                from byline.retrieval import Retriever
+
+                self._retriever = Retriever(self.settings, self.store, self.embedding, self.cross_encoder)
+            return self._retriever
+
+    @property
+    def builder(self) -> AnswerBuilder:
+        with self._lock:
+            if self._builder is None:
+                self._builder = AnswerBuilder(self.settings, self.cross_encoder)
+            return self._builder
+
+    def generator(self, settings: Settings) -> OpenAIGenerator | None:
+        if settings.backend == "extractive":
+            return None
+        key = (settings.backend, settings.base_url, settings.model, settings.effective_api_key(), str(settings.model_path))
+        with self._lock:
+            if key not in self._generators:
+                local = self._local
+                if settings.backend == "local" and settings.model_path != self.settings.model_path:
+                    local = LocalServer(settings)
+                self._generators[key] = make_generator(settings, local)
+            return self._generators[key]
+
+    def warm_up(self) -> None:
+        """Load the models and open the index now rather than on the first question."""
+        self.store.bm25()
+        self.cross_encoder.score("warm up", ["warm up"])
+        self.embedding.get_query_embedding("warm up")
+        if self.settings.backend == "local":
+            try:
+                self.generator(self.settings)
+            except GeneratorError:
+                pass  # reported on the first question instead
+
+    # --- corpus -------------------------------------------------------------------------------
+    def ingest(self, paths: list[Path] | None = None, progress=None, prune: bool = True, rebuild: bool = False) -> IngestReport:
+        from byline.ingest import ingest
+
+        paths = [Path(p) for p in (paths or [self.settings.corpus_dir])]
+        if rebuild:
+            self.reset_index()
+        return ingest(paths, self.store, self.embedding, self.settings, progress, prune)
+
+    def reset_index(self) -> None:
+        """Drop the index (embedded store and caches, or the server collections) to rebuild it."""
+        with self._lock:
+            self._store = self._retriever = None
+            if self.settings.chroma_url:
+                from byline.store import _client
+
+                client = _client(self.settings)
+                for suffix in ("passages", "articles"):
+                    try:
+                        client.delete_collection(f"{self.settings.collection}-{suffix}")
+                    except Exception:
+                        pass
+            shutil.rmtree(Path(self.settings.index_dir), ignore_errors=True)
+
+    def ensure_index(self, progress=None) -> IngestReport | None:
+        """Build the index from the corpus folder when it is empty (first run)."""
+        if self.store.count() == 0 and Path(self.settings.corpus_dir).exists():
+            return self.ingest([Path(self.settings.corpus_dir)], progress)
+        return None
+
+    def articles(self) -> list[ArticleInfo]:
+        return sorted((e.info for e in self.store.manifest().values()), key=lambda a: (a.published or "", a.title), reverse=True)
+
+    def delete_article(self, article_id: str) -> bool:
+        """Remove an article from the index; a file that held only this article is removed too."""
+        entry = self.store.manifest().get(article_id)
+        if entry is None:
+            return False
+        self.store.remove([article_id])
+        path = Path(entry.info.path) if entry.info.path else None
+        uploads = (Path(self.settings.corpus_dir) / "uploads").resolve()
+        if path and path.is_file() and uploads in path.resolve().parents and path.suffix.lower() != ".jsonl":
+            path.unlink()
+        return True
+
+    def stats(self) -> dict[str, Any]:
+        manifest = self.store.manifest()
+        return {
+            "articles": len(manifest),
+            "passages": sum(e.info.passages for e in manifest.values()),
+            "index": self.store.location,
+            "embedder": self.embedding.identity,
+            "backend": self.settings.backend,
+        }
+
+    # --- questions ----------------------------------------------------------------------------
+    def check_question(self, question: str) -> str:
+        q = (question or "").strip()
+        if not q:
+            raise QuestionError("Please type a question.")
+        limit = self.settings.max_question_chars
+        if len(q) > limit:
+            raise QuestionError(f"That question is {len(q):,} characters long; please keep it under {limit:,}.")
+        return q
+
+    def ask(self, question: str, history: list[Turn] | None = None, **overrides: Any) -> Answer:
+        answer = None
+        for event in self.stream(question, history, **overrides):
+            if isinstance(event, Done):
+                answer = event.answer
+        assert answer is not None
+        return answer
+
+    def stream(self, question: str, history: list[Turn] | None = None, **overrides: Any) -> Iterator[Event]:
+        """Events as the answer forms: the standalone question, the sources, tokens, then the answer."""
+        t0 = time.perf_counter()
+        question = self.check_question(question)
+        settings = self.settings.model_copy(update={k: v for k, v in overrides.items() if v is not None}) if overrides else self.settings
+        notice = ""
+        try:
+            generator = self.generator(settings)
+        except GeneratorError as exc:
+            generator, notice = None, str(exc)
+
+        standalone = rewrite(question, history or [], generator, self.builder.prompts["rewrite"])
+        if standalone != question:
+            yield StandaloneQuestion(standalone)
+        t1 = time.perf_counter()
+        retrieval = self.retriever.retrieve(standalone, settings.rerank_k)
+        builder = self.builder if settings is self.settings else AnswerBuilder(settings, self.cross_encoder)
+        plan = builder.plan(question if standalone == question else standalone, retrieval.passages)
+        plan.question = question
+        t2 = time.perf_counter()
+
+        if plan.refused:
+            answer = builder.refusal(plan)
+        elif generator is None:
+            answer = builder.extractive(plan, "fallback" if notice else "extractive", notice and f"{notice} Showing the best supporting sentence instead.")
+        else:
+            answer = yield from self._generate(builder, plan, generator, settings)
+        t3 = time.perf_counter()
+        answer.standalone_question = standalone
+        answer.backend = settings.backend
+        answer.retrieved = retrieval.passages
+        answer.timings = {**retrieval.timings, "rewrite": t1 - t0, "plan": t2 - t1, "answer": t3 - t2, "total": t3 - t0}
+        if answer.citations:
+            yield SourcesFound(answer.citations)
+        yield Done(answer)
+
+    def _generate(self, builder: AnswerBuilder, plan: Plan, generator: OpenAIGenerator, settings: Settings):
+        multi = settings.backend != "local"  # larger models handle several numbered passages
+        messages = builder.messages(plan, multi)
+        pieces: list[str] = []
+        try:
+            for piece in generator.stream(messages, settings.max_answer_tokens):
+                pieces.append(piece)
+                yield Token(piece)
+        except GeneratorError as exc:
+            return builder.extractive(plan, "fallback", f"{exc} Showing the best supporting sentence instead.")
+        return builder.finish(plan, "".join(pieces), multi, settings.backend)
+
+    def close(self) -> None:
+        self._local.stop()
+        for gen in self._generators.values():
+            try:
+                gen.client.close()
+            except Exception:
+                pass

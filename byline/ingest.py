@@ -1,0 +1,117 @@
+"""Corpus → passages → vectors → store, incrementally.
+
+Unchanged articles (same content hash) are skipped, changed ones replaced, and articles that
+disappeared from the ingested files or folders removed. Work is streamed in batches so memory
+stays flat on large dumps; a crash mid-run is completed by the next run (see store.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from byline.chunking import split_article
+from byline.config import Settings
+from byline.corpus import ReadError, SUPPORTED_SUFFIXES, read_articles
+from byline.store import Store
+from byline.types import Article, IngestItem, IngestReport
+
+Progress = Callable[[int, int, str], None]  # (articles done, estimated total, current title)
+
+BATCH_PASSAGES = 512
+
+
+def estimate_articles(paths: list[Path]) -> int:
+    total = 0
+    for root in paths:
+        files = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()] if root.is_dir() else []
+        for f in files:
+            if f.suffix.lower() == ".jsonl":
+                with f.open("rb") as fh:
+                    total += sum(1 for line in fh if line.strip())
+            elif f.suffix.lower() in SUPPORTED_SUFFIXES:
+                total += 1
+    return total
+
+
+def ingest(paths: list[Path], store: Store, embedding, settings: Settings, progress: Progress | None = None, prune: bool = True) -> IngestReport:
+    started = time.perf_counter()
+    report = IngestReport()
+    store.sweep_orphans()
+    manifest = store.manifest()
+    total = estimate_articles(paths) if progress else 0
+    seen: dict[str, str] = {}
+    unreadable: set[str] = set()  # files with errors: what they held before stays indexed
+    pending: list[tuple[Article, list]] = []
+    pending_passages = 0
+    done = 0
+
+    def flush() -> None:
+        nonlocal pending, pending_passages
+        if not pending:
+            return
+        texts = [f"{p.title}\n{p.text}" for _, passages in pending for p in passages]
+        vectors = embedding.get_text_embedding_batch(texts) if texts else []
+        batch, offset = [], 0
+        for article, passages in pending:
+            batch.append((article, passages, vectors[offset : offset + len(passages)]))
+            offset += len(passages)
+        store.replace(batch)
+        report.passages_added += len(texts)
+        pending, pending_passages = [], 0
+
+    for item in read_articles(paths):
+        done += 1
+        if isinstance(item, ReadError):
+            report.items.append(IngestItem(item.where, item.article_id, "error", item.reason))
+            unreadable.add(str(Path(item.path).resolve()))
+            if item.article_id:
+                seen.setdefault(item.article_id, item.path)  # a broken duplicate must not delete the good copy
+            _tick(progress, done, total, item.path)
+            continue
+        article = item
+        if article.id in seen:
+            report.items.append(IngestItem(article.path, article.id, "error", f"duplicate article id {article.id!r} (also in {seen[article.id]})", article.title))
+            continue
+        seen[article.id] = article.path
+        old = manifest.get(article.id)
+        if old and old.content_hash == article.content_hash:
+            report.items.append(IngestItem(article.path, article.id, "skipped", "unchanged", article.title))
+        else:
+            passages = split_article(article, settings.chunk_tokens, settings.chunk_overlap_sentences, embedding.count_tokens)
+            if not passages:
+                report.items.append(IngestItem(article.path, article.id, "error", "no sentences found", article.title))
+                continue
+            pending.append((article, passages))
+            pending_passages += len(passages)
+            report.items.append(IngestItem(article.path, article.id, "updated" if old else "added", "changed" if old else "", article.title))
+            if pending_passages >= BATCH_PASSAGES:
+                flush()
+        _tick(progress, done, total, article.title)
+    flush()
+
+    if prune:
+        roots = [p.resolve() for p in paths]
+        gone = [
+            aid
+            for aid, entry in manifest.items()
+            if aid not in seen and _under(entry.info.path, roots) and str(Path(entry.info.path).resolve()) not in unreadable
+        ]
+        store.remove(gone)
+        for aid in gone:
+            report.items.append(IngestItem(manifest[aid].info.path, aid, "removed", "no longer in the corpus", manifest[aid].info.title))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _under(path: str, roots: list[Path]) -> bool:
+    if not path:
+        return False
+    p = Path(path).resolve()
+    return any(p == r or r in p.parents for r in roots)
+
+
+def _tick(progress: Progress | None, done: int, total: int, label: str) -> None:
+    if progress:
+        progress(done, max(total, done), label)
