@@ -129,6 +129,7 @@ def _run(args, engine, err) -> int:
         ok = any(i.status != "error" for i in report.items) or not report.items
         return EXIT_OK if ok else EXIT_ERROR
     if args.command == "ask":
+        engine.start_local_model()
         _ensure_index(engine, err)
         answer = engine.ask(" ".join(args.question))
         if args.json:

@@ -43,9 +43,9 @@ class Engine:
     def embedding(self):
         with self._lock:
             if self._embedding is None:
-                from byline.embeddings import make_embedding
+                from byline.embeddings import make_embedder
 
-                self._embedding = make_embedding(self.settings)
+                self._embedding = make_embedder(self.settings)
             return self._embedding
 
     @property
@@ -94,11 +94,22 @@ class Engine:
                 self._generators[key] = make_generator(settings, local)
             return self._generators[key]
 
+    def start_local_model(self) -> None:
+        """Start the local model server in the background so it loads while the index opens."""
+        if self.settings.backend == "local":
+            threading.Thread(target=self._start_local_quietly, daemon=True).start()
+
+    def _start_local_quietly(self) -> None:
+        try:
+            self._local.base_url()
+        except GeneratorError:
+            pass  # the first question reports it
+
     def warm_up(self) -> None:
         """Load the models and open the index now rather than on the first question."""
         self.store.bm25()
         self.cross_encoder.score("warm up", ["warm up"])
-        self.embedding.get_query_embedding("warm up")
+        self.embedding.embed_query("warm up")
         if self.settings.backend == "local":
             try:
                 self.generator(self.settings)
@@ -184,11 +195,10 @@ class Engine:
         question = self.check_question(question)
         settings = self.settings.model_copy(update={k: v for k, v in overrides.items() if v is not None}) if overrides else self.settings
         notice = ""
-        try:
-            generator = self.generator(settings)
-        except GeneratorError as exc:
-            generator, notice = None, str(exc)
-
+        generator = None
+        # The generator is fetched only when needed, so retrieval overlaps the local model's start.
+        if history and settings.backend != "extractive":
+            generator, notice = self._generator_or_notice(settings)
         standalone = rewrite(question, history or [], generator, self.builder.prompts["rewrite"])
         if standalone != question:
             yield StandaloneQuestion(standalone)
@@ -199,6 +209,8 @@ class Engine:
         plan.question = question
         t2 = time.perf_counter()
 
+        if not plan.refused and generator is None and settings.backend != "extractive" and not notice:
+            generator, notice = self._generator_or_notice(settings)
         if plan.refused:
             answer = builder.refusal(plan)
         elif generator is None:
@@ -213,6 +225,12 @@ class Engine:
         if answer.citations:
             yield SourcesFound(answer.citations)
         yield Done(answer)
+
+    def _generator_or_notice(self, settings: Settings) -> tuple[OpenAIGenerator | None, str]:
+        try:
+            return self.generator(settings), ""
+        except GeneratorError as exc:
+            return None, str(exc)
 
     def _generate(self, builder: AnswerBuilder, plan: Plan, generator: OpenAIGenerator, settings: Settings):
         multi = settings.backend != "local"  # larger models handle several numbered passages

@@ -52,7 +52,7 @@ def ingest(paths: list[Path], store: Store, embedding, settings: Settings, progr
         if not pending:
             return
         texts = [f"{p.title}\n{p.text}" for _, passages in pending for p in passages]
-        vectors = embedding.get_text_embedding_batch(texts) if texts else []
+        vectors = embedding.embed_texts(texts) if texts else []
         batch, offset = [], 0
         for article, passages in pending:
             batch.append((article, passages, vectors[offset : offset + len(passages)]))

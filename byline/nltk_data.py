@@ -12,10 +12,13 @@ from pathlib import Path
 
 @lru_cache(maxsize=1)
 def _data_dir() -> str:
-    import llama_index.core
+    import importlib.util
+
     import nltk
 
-    path = str(Path(llama_index.core.__file__).parent / "_static" / "nltk_cache")
+    # Located without importing llama_index.core, which takes seconds.
+    spec = importlib.util.find_spec("llama_index.core")
+    path = str(Path(list(spec.submodule_search_locations)[0]) / "_static" / "nltk_cache")
     if path not in nltk.data.path:
         nltk.data.path.insert(0, path)
     return path

@@ -33,7 +33,7 @@ class Retriever:
         s = self.settings
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        vector_hits = self.store.vector_search(self.embedding.get_query_embedding(query), s.vector_k)
+        vector_hits = self.store.vector_search(self.embedding.embed_query(query), s.vector_k)
         t1 = time.perf_counter()
         bm25_hits = self.store.bm25().search(query, s.bm25_k)
         t2 = time.perf_counter()

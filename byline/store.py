@@ -58,9 +58,16 @@ class Store:
                 f"Rebuild it with `python app.py ingest --rebuild`."
             ) from exc
         self._check_identity()
-        from llama_index.vector_stores.chroma import ChromaVectorStore
+        self._vector_store = None
 
-        self.vector_store = ChromaVectorStore(chroma_collection=self.passages)
+    @property
+    def vector_store(self):
+        """llama-index's ChromaVectorStore over the passages collection (imported only for writes)."""
+        if self._vector_store is None:
+            from llama_index.vector_stores.chroma import ChromaVectorStore
+
+            self._vector_store = ChromaVectorStore(chroma_collection=self.passages)
+        return self._vector_store
 
     @property
     def location(self) -> str:
@@ -155,12 +162,12 @@ class Store:
 
     # --- reads ---------------------------------------------------------------------------------
     def vector_search(self, embedding: list[float], k: int) -> list[tuple[str, float]]:
-        from llama_index.core.vector_stores.types import VectorStoreQuery
-
-        if self.passages.count() == 0:
+        # A direct query: the answer path must not pay llama-index's import time.
+        n = min(k, self.passages.count())
+        if n == 0:
             return []
-        result = self.vector_store.query(VectorStoreQuery(query_embedding=embedding, similarity_top_k=k))
-        return list(zip(result.ids or [], result.similarities or []))
+        got = self.passages.query(query_embeddings=[embedding], n_results=n, include=["distances"])
+        return [(pid, 1.0 - float(d)) for pid, d in zip(got["ids"][0], got["distances"][0])]
 
     def get_passages(self, ids: list[str]) -> dict[str, Passage]:
         if not ids:
