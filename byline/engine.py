@@ -181,16 +181,22 @@ class Engine:
             raise QuestionError(f"That question is {len(q):,} characters long; please keep it under {limit:,}.")
         return q
 
-    def ask(self, question: str, history: list[Turn] | None = None, **overrides: Any) -> Answer:
+    def ask(self, question: str, history: list[Turn] | None = None, question_date: str | None = None, **overrides: Any) -> Answer:
         answer = None
-        for event in self.stream(question, history, **overrides):
+        for event in self.stream(question, history, question_date, **overrides):
             if isinstance(event, Done):
                 answer = event.answer
         assert answer is not None
         return answer
 
-    def stream(self, question: str, history: list[Turn] | None = None, **overrides: Any) -> Iterator[Event]:
-        """Events as the answer forms: the standalone question, the sources, tokens, then the answer."""
+    def stream(
+        self, question: str, history: list[Turn] | None = None, question_date: str | None = None, **overrides: Any
+    ) -> Iterator[Event]:
+        """Events as the answer forms: the standalone question, tokens, the sources, then the answer.
+
+        `question_date` (YYYY-MM-DD) is when the question was asked, so "this week" can be read;
+        `overrides` are Settings fields for this question only (backend, base_url, model, top_k, ...).
+        """
         t0 = time.perf_counter()
         question = self.check_question(question)
         settings = self.settings.model_copy(update={k: v for k, v in overrides.items() if v is not None}) if overrides else self.settings
@@ -203,7 +209,7 @@ class Engine:
         if standalone != question:
             yield StandaloneQuestion(standalone)
         t1 = time.perf_counter()
-        retrieval = self.retriever.retrieve(standalone, settings.rerank_k)
+        retrieval = self.retriever.retrieve(standalone, settings.rerank_k, question_date)
         builder = self.builder if settings is self.settings else AnswerBuilder(settings, self.cross_encoder)
         plan = builder.plan(question if standalone == question else standalone, retrieval.passages)
         plan.question = question

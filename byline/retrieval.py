@@ -29,7 +29,7 @@ class Retriever:
         self.embedding = embedding
         self.cross_encoder = cross_encoder
 
-    def retrieve(self, query: str, rerank_k: int | None = None) -> Retrieval:
+    def retrieve(self, query: str, rerank_k: int | None = None, question_date: str | None = None) -> Retrieval:
         s = self.settings
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
