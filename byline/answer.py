@@ -34,7 +34,7 @@ _COUNT_RE = re.compile(rf"\b(?!(?:19|20)\d\d\b)\d[\d,.]*\b|\b(?:{_NUMBER_WORDS})
 
 def expected_kind(question: str) -> str | None:
     q = question.lower().strip()
-    if re.match(r"^(when\b|what (date|day|year|month|time)\b|which (date|day|year|month)\b|on what (date|day)\b|in what (year|month)\b)", q):
+    if re.match(r"^(when\b|(on |in |by )?(what|which) (dates?|days?|year|month|time)\b)", q):
         return "date"
     if re.match(r"^(how (many|much|long|old|far)\b|what (percentage|number|share|amount)\b)", q):
         return "count"
@@ -53,24 +53,49 @@ def has_kind(text: str, kind: str | None) -> bool:
 
 @dataclass
 class Sentence:
+    """An evidence unit: one sentence, or two adjacent ones, inside a candidate passage."""
+
     passage_rank: int  # index into Plan.passages
     start: int  # offsets inside the passage text
     end: int
     text: str
-    score: float = 0.0
+    score: float = 0.0  # cross-encoder logit of (question, text)
+    rank_score: float = 0.0  # score plus the passage's and the expected-kind terms, for ranking
 
 
 @dataclass
 class Plan:
     question: str
     passages: list[ScoredPassage]  # the candidates considered, best first
-    sentences: list[Sentence] = field(default_factory=list)  # best first
+    sentences: list[Sentence] = field(default_factory=list)  # evidence units, best first
     refused: bool = False
     reason: str = ""
 
     @property
     def best(self) -> Sentence:
         return self.sentences[0]
+
+
+# Category nouns a sentence names only by example ("in which city" -> "in Istanbul").
+_IMPLICIT_NOUNS = {
+    "city", "country", "countries", "place", "town", "capital", "state", "region", "nation", "location",
+    "person", "people", "man", "woman", "official", "leader", "politician", "name", "one",
+    "day", "date", "month", "year", "time", "week", "weekday",
+    "organisation", "organization", "agency", "outlet", "news", "company", "group", "body", "institution",
+    "word", "words", "phrase", "thing", "way", "kind", "type", "number", "measure", "team", "side", "party",
+}  # fmt: skip
+_FOCUS_RE = re.compile(r"\b(?:which|what)\s+([a-z]+)\b", re.IGNORECASE)
+
+
+def focus_noun(question: str) -> str | None:
+    """The category a "which X" / "what X" question asks for, when it must be named in the evidence."""
+    m = _FOCUS_RE.search(question)
+    if not m:
+        return None
+    noun = m.group(1).lower()
+    if noun in _IMPLICIT_NOUNS or noun in set(stopwords("english")) or noun.endswith("ed"):
+        return None
+    return noun
 
 
 class AnswerBuilder:
@@ -82,25 +107,36 @@ class AnswerBuilder:
     # --- planning ------------------------------------------------------------------------------
     def plan(self, question: str, retrieved: list[ScoredPassage]) -> Plan:
         s = self.settings
-        candidates = retrieved[: max(1, s.top_k)]
-        plan = Plan(question, candidates)
-        if not candidates or candidates[0].score < s.refusal_threshold:
+        plan = Plan(question, retrieved[: max(1, s.evidence_passages)])
+        if not plan.passages or plan.passages[0].score < s.refusal_threshold:
             plan.refused, plan.reason = True, "no passage is relevant enough"
             return plan
         # Only passages near the best one are evidence; a far weaker passage is noise.
-        candidates = [c for c in candidates if c.score >= max(s.refusal_threshold, candidates[0].score - 6.0)]
-        plan.passages = candidates
+        plan.passages = [c for c in plan.passages if c.score >= max(s.refusal_threshold, plan.passages[0].score - 6.0)]
         kind = expected_kind(question)
-        for rank, c in enumerate(candidates):
-            for a, b in sentence_spans(c.passage.text):
-                plan.sentences.append(Sentence(rank, a, b, c.passage.text[a:b]))
-        scores = self.cross_encoder.score(question, [x.text for x in plan.sentences])
-        for sent, sc in zip(plan.sentences, scores):
-            # The passage score carries context a lone sentence lacks; the kind check carries intent.
-            sent.score = float(sc) + 0.3 * candidates[sent.passage_rank].score + (2.0 if has_kind(sent.text, kind) else -4.0 if kind else 0.0)
-        plan.sentences.sort(key=lambda x: x.score, reverse=True)
-        if kind and not any(has_kind(x.text, kind) for x in plan.sentences[:3]):
+        singles: list[Sentence] = []
+        pairs: list[Sentence] = []
+        for rank, c in enumerate(plan.passages):
+            spans = sentence_spans(c.passage.text)
+            for i, (a, b) in enumerate(spans):
+                singles.append(Sentence(rank, a, b, c.passage.text[a:b]))
+                if i + 1 < len(spans):
+                    # The fact often sits in the sentence after the one that matches the question.
+                    pairs.append(Sentence(rank, a, spans[i + 1][1], c.passage.text[a : spans[i + 1][1]]))
+        units = singles + pairs
+        scores = self.cross_encoder.score(question, [u.text for u in units])
+        for u, sc in zip(units, scores):
+            u.score = float(sc)
+            u.rank_score = u.score + 0.3 * plan.passages[u.passage_rank].score + (2.0 if has_kind(u.text, kind) else -4.0 if kind else 0.0)
+        plan.sentences = sorted(units, key=lambda u: u.rank_score, reverse=True)
+        best_single = max(x.score for x in singles) if singles else float("-inf")
+        noun = focus_noun(question)
+        if best_single < s.answer_threshold:
+            plan.refused, plan.reason = True, "no sentence answers the question"
+        elif kind and not any(has_kind(x.text, kind) for x in plan.sentences[:3]):
             plan.refused, plan.reason = True, f"no passage states the {kind} asked for"
+        elif noun and not any(_stem(noun) in x.text.lower() for x in plan.sentences[:5]):
+            plan.refused, plan.reason = True, f"no passage names the {noun} asked for"
         return plan
 
     # --- answers -------------------------------------------------------------------------------
@@ -118,35 +154,51 @@ class AnswerBuilder:
     def messages(self, plan: Plan, multi: bool) -> list[dict]:
         """Chat messages for the generator: one passage for a small model, several numbered ones otherwise."""
         if multi:
-            body = "\n\n".join(f"[{i + 1}] {c.passage.title}\n{c.passage.text}" for i, c in enumerate(plan.passages))
+            body = "\n\n".join(f"[{i + 1}] {c.passage.title}\n{c.passage.text}" for i, c in enumerate(self._given(plan, True)))
             user = self.prompts["answer_user_multi"].format(passages=body, question=plan.question)
         else:
-            c = plan.passages[plan.best.passage_rank]
-            user = self.prompts["answer_user"].format(passages=f"Article: {c.passage.title}\nPassage: {c.passage.text}", question=plan.question)
+            # A 135M model is reliable on a sentence or two and wanders on a whole passage.
+            c = self._given(plan, False)[0]
+            user = self.prompts["answer_user"].format(passages=f"Article: {c.passage.title}\nPassage: {plan.best.text}", question=plan.question)
         return [{"role": "system", "content": self.prompts["answer_system"].strip()}, {"role": "user", "content": user}]
 
     def finish(self, plan: Plan, generated: str, multi: bool, backend: str) -> Answer:
         """Check a generated answer against the passages it was given; quote instead when unsupported."""
         text = _tidy(generated)
-        given = plan.passages if multi else [plan.passages[plan.best.passage_rank]]
+        given = self._given(plan, multi)
         if not text or NOT_FOUND_MARK.lower() in text.lower() or _sounds_like_refusal(text):
             return self.extractive(plan, "fallback", "The model found no answer in the passage; quoting the best supporting sentence instead.")
         pieces = _split_cited(text)
         cited: dict[int, Citation] = {}
         out: list[str] = []
+        plain = " ".join(sentence for sentence, _ in pieces)
         for sentence, markers in pieces:
             # Use the model's marker only when that passage really supports the sentence.
             options = [m - 1 for m in markers if 1 <= m <= len(given)] or list(range(len(given)))
             best_i = max(options, key=lambda i: _support(sentence, given[i].passage.text))
-            if not _supported(sentence, given[best_i].passage.text) or not has_kind(sentence, expected_kind(plan.question)):
+            evidence = given[best_i].passage.text if multi else plan.best.text
+            if not _supported(sentence, evidence) or not has_kind(sentence, expected_kind(plan.question)):
                 return self.extractive(plan, "fallback", "The model's answer was not supported by the passage; quoting the best supporting sentence instead.")
             if best_i not in cited:
-                start, end = _best_span(sentence, given[best_i].passage.text)
+                start, end = _best_span(sentence, given[best_i].passage.text) if multi else (plan.best.start, plan.best.end)
                 cited[best_i] = self._citation(len(cited) + 1, given[best_i], start, end)
             out.append(f"{sentence} [{cited[best_i].n}]")
-        if len(" ".join(out).split()) > 80:
+        # Words can all come from the passage and still say nothing about the question.
+        relevance = float(self.cross_encoder.score(plan.question, [plain])[0])
+        if relevance < min(plan.best.score, self.settings.answer_threshold) - 1.0:
+            return self.extractive(plan, "fallback", "The model's answer did not address the question; quoting the best supporting sentence instead.")
+        new_words = {_stem(w) for w in _content_words(plain)} - {_stem(w) for w in _content_words(plan.question)}
+        if not new_words:
+            return self.extractive(plan, "fallback", "The model only restated the question; quoting the best supporting sentence instead.")
+        if len(plain.split()) > 80:
             return self.extractive(plan, "fallback", "The model's answer ran long; quoting the best supporting sentence instead.")
         return Answer(plan.question, " ".join(out), False, list(cited.values()), "generated", backend=backend)
+
+    def _given(self, plan: Plan, multi: bool) -> list[ScoredPassage]:
+        """The passages a generator sees: the top few for a capable model, the best one for a small one."""
+        if multi:
+            return plan.passages[: max(1, self.settings.top_k)]
+        return [plan.passages[plan.best.passage_rank]]
 
     def _citation(self, n: int, sp: ScoredPassage, start: int, end: int) -> Citation:
         p = sp.passage

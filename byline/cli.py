@@ -174,7 +174,9 @@ def _ingest_with_progress(engine, err, paths, prune: bool, rebuild: bool):
         def tick(done: int, total: int, label: str) -> None:
             bar.update(task, completed=done, total=total, description=label[:50])
 
-        return engine.ingest(paths, progress=tick, prune=prune, rebuild=rebuild)
+        # Logs and scripts (no terminal) get a line per committed batch instead of a bar.
+        stored = None if err.is_terminal else (lambda n: err.print(f"ingest: {n} articles stored"))
+        return engine.ingest(paths, progress=tick, prune=prune, rebuild=rebuild, on_stored=stored)
 
 
 def _print_answer(answer) -> None:

@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     openai_embedding_model: str = "text-embedding-3-small"
     embed_threads: int = 2
     embed_batch_size: int = 32
+    ingest_batch_passages: int = Field(512, description="passages embedded and committed together during ingest")
 
     # Chunking
     chunk_tokens: int = 128
@@ -73,7 +74,9 @@ class Settings(BaseSettings):
     bm25_k: int = 30
     rerank_k: int = 12
     top_k: int = Field(3, description="sources shown with an answer")
-    refusal_threshold: float = Field(-2.0, description="cross-encoder logit below which the articles don't cover a question")
+    refusal_threshold: float = Field(-2.0, description="passage cross-encoder logit below which the articles don't cover a question")
+    answer_threshold: float = Field(3.5, description="best sentence cross-encoder logit below which no sentence answers the question")
+    evidence_passages: int = Field(5, description="top passages whose sentences are candidate evidence")
     max_question_chars: int = 2000
 
     # Web chat

@@ -124,7 +124,8 @@ def _read_text(path: Path, text: str) -> Article:
 def _read_html(path: Path, html: str) -> Article:
     import trafilatura
 
-    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, include_tables=True, as_dict=True)
+    extracted = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, include_tables=True)
+    doc = extracted.as_dict() if extracted is not None and hasattr(extracted, "as_dict") else extracted
     if not doc or not (doc.get("text") or "").strip():
         raise ValueError("no article text found in the HTML")
     meta = {"url": doc.get("url"), "published": doc.get("date"), "source": doc.get("sitename") or doc.get("hostname"), "authors": doc.get("author")}

@@ -117,13 +117,13 @@ class Engine:
                 pass  # reported on the first question instead
 
     # --- corpus -------------------------------------------------------------------------------
-    def ingest(self, paths: list[Path] | None = None, progress=None, prune: bool = True, rebuild: bool = False) -> IngestReport:
+    def ingest(self, paths: list[Path] | None = None, progress=None, prune: bool = True, rebuild: bool = False, on_stored=None) -> IngestReport:
         from byline.ingest import ingest
 
         paths = [Path(p) for p in (paths or [self.settings.corpus_dir])]
         if rebuild:
             self.reset_index()
-        return ingest(paths, self.store, self.embedding, self.settings, progress, prune)
+        return ingest(paths, self.store, self.embedding, self.settings, progress, prune, on_stored)
 
     def reset_index(self) -> None:
         """Drop the index (embedded store and caches, or the server collections) to rebuild it."""

@@ -19,9 +19,6 @@ from byline.types import Article, IngestItem, IngestReport
 
 Progress = Callable[[int, int, str], None]  # (articles done, estimated total, current title)
 
-BATCH_PASSAGES = 512
-
-
 def estimate_articles(paths: list[Path]) -> int:
     total = 0
     for root in paths:
@@ -35,7 +32,16 @@ def estimate_articles(paths: list[Path]) -> int:
     return total
 
 
-def ingest(paths: list[Path], store: Store, embedding, settings: Settings, progress: Progress | None = None, prune: bool = True) -> IngestReport:
+def ingest(
+    paths: list[Path],
+    store: Store,
+    embedding,
+    settings: Settings,
+    progress: Progress | None = None,
+    prune: bool = True,
+    on_stored: Callable[[int], None] | None = None,
+) -> IngestReport:
+    """Bring the index in line with `paths`; `on_stored(n)` is called after each batch is committed."""
     started = time.perf_counter()
     report = IngestReport()
     store.sweep_orphans()
@@ -46,6 +52,7 @@ def ingest(paths: list[Path], store: Store, embedding, settings: Settings, progr
     pending: list[tuple[Article, list]] = []
     pending_passages = 0
     done = 0
+    stored_articles = [0]
 
     def flush() -> None:
         nonlocal pending, pending_passages
@@ -59,6 +66,9 @@ def ingest(paths: list[Path], store: Store, embedding, settings: Settings, progr
             offset += len(passages)
         store.replace(batch)
         report.passages_added += len(texts)
+        stored_articles[0] += len(batch)
+        if on_stored:
+            on_stored(stored_articles[0])
         pending, pending_passages = [], 0
 
     for item in read_articles(paths):
@@ -86,7 +96,7 @@ def ingest(paths: list[Path], store: Store, embedding, settings: Settings, progr
             pending.append((article, passages))
             pending_passages += len(passages)
             report.items.append(IngestItem(article.path, article.id, "updated" if old else "added", "changed" if old else "", article.title))
-            if pending_passages >= BATCH_PASSAGES:
+            if pending_passages >= settings.ingest_batch_passages:
                 flush()
         _tick(progress, done, total, article.title)
     flush()

@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     params.n_parallel = args.parallel
     params.cpuparams.n_threads = args.threads
     params.cpuparams_batch.n_threads = args.threads
+    # llama.cpp busy-polls for work by default; on a 2-core box an idle server must not spin.
+    params.cpuparams.poll = 0
+    params.cpuparams_batch.poll = 0
     # The prompt cache defaults to 8 GiB and grows with every distinct prompt: cap it.
     params.cache_ram_mib = args.cache_ram_mib
     params.warmup = True

@@ -1,0 +1,170 @@
+"""Ingest into a real Chroma store: incremental, safe with bad input, complete after a kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from byline.chunking import split_article
+from byline.corpus import ReadError, read_articles
+from conftest import ROOT, copy_corpus
+
+ARTICLE = """---
+id: {id}
+title: "{title}"
+source: Test Wire
+published: 2024-03-0{day}
+---
+{body}
+"""
+
+
+def write_article(folder: Path, aid: str, title: str, body: str, day: int = 1) -> Path:
+    path = folder / f"{aid}.md"
+    path.write_text(ARTICLE.format(id=aid, title=title, body=body, day=day), encoding="utf-8")
+    return path
+
+
+def statuses(report) -> dict[str, str]:
+    return {i.article_id: i.status for i in report.items if i.article_id}
+
+
+def chroma_passage_ids(engine) -> list[str]:
+    return engine.store.passages.get(include=[])["ids"]
+
+
+def test_incremental_reingest_skips_replaces_and_removes(fresh, tmp_path):
+    corpus = copy_corpus(tmp_path / "corpus")
+    engine = fresh()
+    first = engine.ingest()
+    assert first.count("added") == 5 and first.passages_added > 0
+    n_passages = len(chroma_passage_ids(engine))
+    assert n_passages == first.passages_added
+
+    again = engine.ingest()
+    assert set(statuses(again).values()) == {"skipped"} and again.passages_added == 0
+    assert len(chroma_passage_ids(engine)) == n_passages
+
+    # Change one article, delete another, add a new one.
+    changed = corpus / "002_aa04ac5f397be0f2.md"
+    changed.write_text(changed.read_text(encoding="utf-8").replace("daily press briefing on Tuesday", "daily press briefing on Wednesday"), encoding="utf-8")
+    (corpus / "003_a1f7540efced2643.md").unlink()
+    write_article(corpus, "new_harbour", "Harbour reopens", "The harbour of Port Elin reopened on Monday. The mayor said 40 boats returned.")
+    third = engine.ingest()
+    st = statuses(third)
+    assert st["002_aa04ac5f397be0f2"] == "updated"
+    assert st["003_a1f7540efced2643"] == "removed"
+    assert st["new_harbour"] == "added"
+    assert [st[a] for a in ("000_1eb23cbdfc69e11d", "001_3ec8a82e686718c8", "004_36c248dcc6a592ee")] == ["skipped"] * 3
+
+    ids = chroma_passage_ids(engine)
+    assert not any(i.startswith("003_a1f7540efced2643#") for i in ids)
+    assert any(i.startswith("new_harbour#") for i in ids)
+    assert len(ids) == len(set(ids)) == sum(a.passages for a in engine.articles())
+    updated = engine.store.article_passages("002_aa04ac5f397be0f2")
+    assert any("Wednesday" in p.text for p in updated) and not any("on Tuesday, while" in p.text and "briefing on Tuesday" in p.text for p in updated)
+    # The answer path sees the change at once (BM25 is rebuilt for the new content).
+    hits = engine.store.bm25().search("Port Elin harbour boats", 3)
+    assert hits and hits[0][0].startswith("new_harbour#")
+
+
+def test_bad_files_are_reported_and_good_ones_ingested_without_touching_the_index(fresh, tmp_path):
+    corpus = tmp_path / "corpus"
+    write_article(corpus, "keep_me", "Bridge opens", "The new bridge over the Varn river opened on Sunday. It is 400 metres long.")
+    engine = fresh()
+    assert engine.ingest().count("added") == 1
+    before = sorted(chroma_passage_ids(engine))
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "binary.md").write_bytes(b"\x00\x01\x02 binary junk")
+    (drop / "latin1.txt").write_bytes("Caf\xe9 crème".encode("latin-1"))
+    (drop / "empty.md").write_text("")
+    (drop / "broken.md").write_text("---\ntitle: [oops\n---\nText.")
+    (drop / "dump.jsonl").write_text('{"id": "j1", "title": "Rain record", "text": "Varn had 300 mm of rain in May, a record."}\n{broken\n')
+    write_article(drop, "good_one", "Library expands", "The Varn library added a new wing with 20,000 books on Tuesday.")
+    report = engine.ingest([drop], prune=True)
+    errors = {Path(i.path.split(":")[0]).name: i.reason for i in report.items if i.status == "error"}
+    assert set(errors) == {"binary.md", "latin1.txt", "empty.md", "broken.md", "dump.jsonl"}
+    assert statuses(report)["good_one"] == "added" and statuses(report)["j1"] == "added"
+    # The article indexed before is untouched: ingesting another folder never prunes it.
+    assert set(before) <= set(chroma_passage_ids(engine))
+    assert {a.id for a in engine.articles()} == {"keep_me", "good_one", "j1"}
+
+
+def test_a_file_that_turns_unreadable_keeps_its_indexed_article(fresh, tmp_path):
+    corpus = tmp_path / "corpus"
+    path = write_article(corpus, "fragile", "Dam inspected", "Engineers inspected the Varn dam on Monday and found no cracks.")
+    engine = fresh()
+    engine.ingest()
+    path.write_bytes(b"\x00\x00 corrupted by a bad copy")
+    report = engine.ingest()
+    assert [i.status for i in report.items] == ["error"]
+    assert [a.id for a in engine.articles()] == ["fragile"]
+
+
+def test_index_built_with_another_embedder_is_refused_with_the_rebuild_command(fresh, tmp_path):
+    copy_corpus(tmp_path / "corpus")
+    fresh().ingest()
+    other = fresh(embedder="minilm")
+    try:
+        other.store
+    except Exception as exc:  # IndexError_
+        message = str(exc)
+    else:
+        raise AssertionError("a mismatched embedder must be refused")
+    assert "bge-small" in message and "minilm" in message and "ingest --rebuild" in message
+
+
+def _synthetic_corpus(folder: Path, n: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    towns = ["Varn", "Elin", "Osk", "Bravik", "Tarn", "Lume", "Hest", "Corr"]
+    for i in range(n):
+        town = towns[i % len(towns)]
+        body = " ".join(
+            f"Council meeting {i}-{k} in {town} approved plan number {i * 7 + k} for the {k}th district, with {k + 3} votes in favour."
+            for k in range(12)
+        )
+        write_article(folder, f"syn_{i:04d}", f"{town} council report {i}", body, day=1 + i % 9)
+
+
+def test_ingest_killed_midway_is_completed_by_the_next_run(tmp_path):
+    corpus = tmp_path / "corpus"
+    _synthetic_corpus(corpus, 60)
+    env = {**os.environ, "BYLINE_INDEX_DIR": str(tmp_path / "index"), "BYLINE_CORPUS_DIR": str(corpus), "BYLINE_INGEST_BATCH_PASSAGES": "32"}
+    proc = subprocess.Popen([sys.executable, "app.py", "ingest"], cwd=ROOT, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    # Kill -9 right after the first batch is committed, while later batches are still pending.
+    for line in proc.stderr:
+        if "articles stored" in line:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "the ingest finished before it could be killed"
+
+    done = subprocess.run([sys.executable, "app.py", "ingest"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+
+    from byline import Engine
+    from byline.config import load_settings
+
+    engine = Engine(load_settings({"index_dir": tmp_path / "index", "corpus_dir": corpus, "backend": "extractive", "ingest_batch_passages": 32}))
+    articles = {a.id: a for a in engine.articles()}
+    assert len(articles) == 60
+    ids = chroma_passage_ids(engine)
+    assert len(ids) == len(set(ids)), "no passage stored twice"
+    expected = {
+        a.id: len(split_article(a, engine.settings.chunk_tokens, engine.settings.chunk_overlap_sentences, engine.embedding.count_tokens))
+        for a in read_articles([corpus])
+        if not isinstance(a, ReadError)
+    }
+    by_article: dict[str, int] = {}
+    for pid in ids:
+        by_article[pid.rsplit("#", 1)[0]] = by_article.get(pid.rsplit("#", 1)[0], 0) + 1
+    assert by_article == expected
+    assert {aid: a.passages for aid, a in articles.items()} == expected
+    # And a third run has nothing left to do.
+    again = engine.ingest([corpus])
+    assert again.count("skipped") == 60 and again.passages_added == 0
