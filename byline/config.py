@@ -7,6 +7,7 @@ byline.toml > top-level keys of byline.toml > defaults. `OPENAI_API_KEY` is hono
 
 from __future__ import annotations
 
+import contextvars
 import os
 import tomllib
 from pathlib import Path
@@ -19,6 +20,7 @@ Backend = Literal["local", "extractive", "openai", "openai-compatible"]
 Embedder = Literal["bge-small", "minilm", "openai"]
 
 DEFAULT_CONFIG_FILE = Path("byline.toml")
+_PROFILE_FLAG: contextvars.ContextVar[str | None] = contextvars.ContextVar("byline_profile", default=None)
 
 # Built-in profiles: a name is a bundle of settings, overridable by byline.toml's [profiles.NAME].
 BUILTIN_PROFILES: dict[str, dict[str, Any]] = {
@@ -75,7 +77,7 @@ class Settings(BaseSettings):
     rerank_k: int = 12
     top_k: int = Field(3, description="sources shown with an answer")
     refusal_threshold: float = Field(-2.0, description="passage cross-encoder logit below which the articles don't cover a question")
-    answer_threshold: float = Field(3.5, description="best sentence cross-encoder logit below which no sentence answers the question")
+    answer_threshold: float = Field(5.5, description="best evidence unit (sentence or pair) logit below which no sentence answers the question")
     evidence_passages: int = Field(5, description="top passages whose sentences are candidate evidence")
     max_question_chars: int = 2000
 
@@ -141,7 +143,7 @@ def _load_toml_with_profile() -> dict[str, Any]:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
     profiles = {**BUILTIN_PROFILES, **raw.pop("profiles", {})}
-    name = os.environ.get("BYLINE_PROFILE") or raw.get("profile")
+    name = _PROFILE_FLAG.get() or os.environ.get("BYLINE_PROFILE") or raw.get("profile")
     if name:
         if name not in profiles:
             raise ConfigError(f"Unknown profile {name!r}; known: {', '.join(sorted(profiles))}")
@@ -156,9 +158,10 @@ class ConfigError(ValueError):
 def load_settings(overrides: dict[str, Any] | None = None, profile: str | None = None) -> Settings:
     """Settings from flags (`overrides`, None values ignored), environment and byline.toml."""
     flags = {k: v for k, v in (overrides or {}).items() if v is not None}
-    if profile:
-        os.environ["BYLINE_PROFILE"] = profile
+    token = _PROFILE_FLAG.set(profile)
     try:
         return Settings(**flags)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+    finally:
+        _PROFILE_FLAG.reset(token)

@@ -1,0 +1,114 @@
+"""Retrieval, citations and refusals on the bundled corpus, with the real packaged models."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from byline.answer import REFUSAL_TEXT
+from byline.types import Done, SourcesFound, Token, Turn
+from conftest import ROOT
+
+# One question per bundled article, phrased the way a reader would ask it.
+ABOUT_EACH_ARTICLE = [
+    ("What did Biden threaten would happen to Russian banks?", "000_1eb23cbdfc69e11d"),
+    ("Which date did the White House give for the US-Russia security meeting in January?", "001_3ec8a82e686718c8"),
+    ("What did State Department spokesman Ned Price say at his daily press briefing?", "002_aa04ac5f397be0f2"),
+    ("Could Putin and Biden meet at the G20 summit in Bali?", "003_a1f7540efced2643"),
+    ("What did Yuri Ushakov say about the telephone conversation?", "004_36c248dcc6a592ee"),
+]
+
+
+@pytest.mark.parametrize("question, article_id", ABOUT_EACH_ARTICLE)
+def test_hybrid_retrieval_ranks_the_right_article_first(bundled_engine, question, article_id):
+    result = bundled_engine.retriever.retrieve(question)
+    assert result.passages[0].passage.article_id == article_id
+    top = result.passages[0]
+    # Both retrievers contribute candidates, and the cross-encoder decides the order.
+    assert any(p.vector_rank is not None for p in result.passages) and any(p.bm25_rank is not None for p in result.passages)
+    assert top.score == max(p.score for p in result.passages)
+
+
+def test_keyword_only_match_is_found_by_bm25(bundled_engine):
+    # "Stoltenberg" is a rare name: BM25 must surface it even if the vector side ranks it lower.
+    result = bundled_engine.retriever.retrieve("Stoltenberg")
+    assert any("Stoltenberg" in p.passage.text and p.bm25_rank == 0 for p in result.passages)
+
+
+def test_extractive_answer_quotes_and_cites_the_source_sentence(bundled_engine):
+    answer = bundled_engine.ask("When was the Geneva summit?")
+    assert not answer.refused and answer.mode == "extractive"
+    assert "June" in answer.answer and "2021" in answer.answer
+    _assert_citations_map(answer)
+    assert answer.citations[0].article_id in {"000_1eb23cbdfc69e11d", "001_3ec8a82e686718c8"}
+
+
+def _assert_citations_map(answer) -> None:
+    markers = sorted({int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)})
+    assert markers == [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    for c in answer.citations:
+        passage = c.passage
+        assert 0 <= c.highlight_start < c.highlight_end <= len(passage)
+        highlighted = passage[c.highlight_start : c.highlight_end]
+        # The citation is a real passage of that article, and the highlight is a sentence of it.
+        assert c.passage_id.startswith(c.article_id + "#")
+        assert highlighted.strip() and highlighted in passage
+
+
+def test_each_answer_sentence_is_backed_by_its_cited_sentence(bundled_engine):
+    answer = bundled_engine.ask("How long did the telephone conversation between Putin and Biden last?")
+    assert "50 minutes" in answer.answer
+    c = answer.citations[0]
+    assert c.article_id == "004_36c248dcc6a592ee"
+    assert "50 minutes" in c.passage[c.highlight_start : c.highlight_end]
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Who won the 2022 FIFA World Cup?", "What is the capital of Australia?", "How many people attended the Geneva summit?"],
+)
+def test_questions_the_articles_do_not_cover_are_refused(bundled_engine, question):
+    answer = bundled_engine.ask(question)
+    assert answer.refused and answer.answer == REFUSAL_TEXT and answer.citations == []
+
+
+def test_follow_up_is_rewritten_with_the_conversation(bundled_engine):
+    first = bundled_engine.ask("When did Putin and Biden last speak on the phone in 2021?")
+    follow = bundled_engine.ask("How long did it last?", [Turn(first.question, first.answer, first.standalone_question)])
+    assert follow.standalone_question != "How long did it last?"
+    assert "phone" in follow.standalone_question
+    assert "50 minutes" in follow.answer
+
+
+def test_local_model_answers_geneva_with_a_citation(local_engine):
+    events = list(local_engine.stream("When was the Geneva summit?"))
+    answer = events[-1].answer
+    assert isinstance(events[-1], Done)
+    assert any(isinstance(e, SourcesFound) for e in events)
+    assert sum(isinstance(e, Token) for e in events) > 1, "the local model streams its answer in pieces"
+    assert "June 2021" in answer.answer and not answer.refused
+    assert answer.mode in {"generated", "fallback"}
+    _assert_citations_map(answer)
+    assert answer.citations[0].article_id in {"000_1eb23cbdfc69e11d", "001_3ec8a82e686718c8"}
+
+
+def test_cli_ask_json_end_to_end_with_the_local_model(bundled_dir, bundled_engine):
+    env_args = ["--index-dir", str(bundled_dir / "index"), "--corpus-dir", str(bundled_dir / "corpus")]
+    done = subprocess.run(
+        [sys.executable, "app.py", "ask", "--json", *env_args, "When was the Geneva summit?"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert set(out) >= {"answer", "refused", "citations"}
+    assert "June 2021" in out["answer"] and out["refused"] is False
+    assert set(out["citations"][0]) >= {"n", "article_id", "title", "url", "published", "passage", "score"}
+    assert out["citations"][0]["article_id"] in {"000_1eb23cbdfc69e11d", "001_3ec8a82e686718c8"}
+
+    refused = subprocess.run(
+        [sys.executable, "app.py", "ask", "--json", *env_args, "Who won the 2022 FIFA World Cup?"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert refused.returncode == 0 and json.loads(refused.stdout)["refused"] is True
