@@ -131,11 +131,11 @@ def _run(args, engine, err) -> int:
     if args.command == "ask":
         engine.start_local_model()
         _ensure_index(engine, err)
-        answer = engine.ask(" ".join(args.question))
+        question = " ".join(args.question)
         if args.json:
-            print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
+            print(json.dumps(engine.ask(question).to_json(), ensure_ascii=False, indent=2))
         else:
-            _print_answer(answer)
+            _print_answer(_stream_to_terminal(engine, question))
         return EXIT_OK
     if args.command == "articles":
         for a in engine.articles():
@@ -177,6 +177,26 @@ def _ingest_with_progress(engine, err, paths, prune: bool, rebuild: bool):
         # Logs and scripts (no terminal) get a line per committed batch instead of a bar.
         stored = None if err.is_terminal else (lambda n: err.print(f"ingest: {n} articles stored"))
         return engine.ingest(paths, progress=tick, prune=prune, rebuild=rebuild, on_stored=stored)
+
+
+def _stream_to_terminal(engine, question: str):
+    """Show the model's words as they arrive; the checked, cited answer then replaces them."""
+    from rich.console import Console
+    from rich.live import Live
+    from rich.text import Text
+
+    from byline.types import Done, Token
+
+    out = Console(highlight=False)
+    shown, answer = "", None
+    with Live(Text(""), console=out, transient=True, refresh_per_second=20, redirect_stdout=False) as live:
+        for event in engine.stream(question):
+            if isinstance(event, Token):
+                shown += event.text
+                live.update(Text(shown, style="dim"))
+            elif isinstance(event, Done):
+                answer = event.answer
+    return answer
 
 
 def _print_answer(answer) -> None:

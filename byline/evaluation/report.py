@@ -141,11 +141,12 @@ def write_chart(results: dict, path: Path) -> Path:
     fig, (ax, lat) = plt.subplots(1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": [4, 1]})
     width = 0.8 / max(1, len(names))
     for i, name in enumerate(names):
-        values = [summary[name].get(k) or 0.0 for k in CHART_METRICS]
+        raw = [summary[name].get(k) for k in CHART_METRICS]
+        values = [v or 0.0 for v in raw]
         xs = [x + (i - (len(names) - 1) / 2) * width for x in range(len(CHART_METRICS))]
         bars = ax.bar(xs, values, width, label=cols[name])
-        for b, v in zip(bars, values):
-            ax.text(b.get_x() + b.get_width() / 2, v + 0.01, f"{v:.2f}", ha="center", va="bottom", fontsize=7)
+        for b, v, r in zip(bars, values, raw):
+            ax.text(b.get_x() + b.get_width() / 2, v + 0.01, "n/a" if r is None else f"{v:.2f}", ha="center", va="bottom", fontsize=7)
         lvals = [summary[name].get("latency_p50_s") or 0.0, summary[name].get("latency_p95_s") or 0.0]
         lxs = [x + (i - (len(names) - 1) / 2) * width for x in range(2)]
         lbars = lat.bar(lxs, lvals, width, label=cols[name])

@@ -56,13 +56,13 @@ def ask_all(pipeline: Pipeline, questions: list[Question], tick=None) -> list[me
 
 def run_cli(args, settings: Settings, err) -> int:
     """The eval command; returns the exit code. Progress and messages go to `err`, --json to stdout."""
+    if args.limit is not None and args.limit < 1:
+        err.print("[red]--limit must be at least 1.[/red]")
+        return EXIT_USAGE
     try:
         questions = load_questions(Path(args.eval_set), args.limit)
     except DatasetError as exc:
         err.print(f"[red]{_escape(str(exc))}[/red]")
-        return EXIT_USAGE
-    if args.limit is not None and args.limit < 1:
-        err.print("[red]--limit must be at least 1.[/red]")
         return EXIT_USAGE
     corpus = Path(args.corpus or settings.corpus_dir)
     if not corpus.exists():
