@@ -22,6 +22,7 @@ from byline.types import Answer, Citation, ScoredPassage
 REFUSAL_TEXT = "The articles don't cover this question."
 NOT_FOUND_MARK = "NOT IN THE ARTICLES"
 MAX_QUOTE_WORDS = 40
+FOLLOW_UP_MARGIN = 1.5
 
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
 _DATE_RE = re.compile(
@@ -105,7 +106,9 @@ class AnswerBuilder:
         self.prompts = _load_prompts(prompts_dir or Path(__file__).resolve().parent.parent / "prompts")
 
     # --- planning ------------------------------------------------------------------------------
-    def plan(self, question: str, retrieved: list[ScoredPassage]) -> Plan:
+    def plan(self, question: str, retrieved: list[ScoredPassage], follow_up: bool = False) -> Plan:
+        """`follow_up`: the question carries its conversation ("… (about: …)"), which dilutes the
+        cross-encoder's scores, so the answerability gate is relaxed by a fixed margin."""
         s = self.settings
         plan = Plan(question, retrieved[: max(1, s.evidence_passages)])
         if not plan.passages or plan.passages[0].score < s.refusal_threshold:
@@ -131,7 +134,7 @@ class AnswerBuilder:
         plan.sentences = sorted(units, key=lambda u: u.rank_score, reverse=True)
         best_unit = max((x.score for x in units), default=float("-inf"))
         noun = focus_noun(question)
-        if best_unit < s.answer_threshold:
+        if best_unit < s.answer_threshold - (FOLLOW_UP_MARGIN if follow_up else 0.0):
             plan.refused, plan.reason = True, "no sentence answers the question"
         elif kind and not any(has_kind(x.text, kind) for x in plan.sentences[:3]):
             plan.refused, plan.reason = True, f"no passage states the {kind} asked for"

@@ -109,10 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             engine.close()
     except (QuestionError, ConfigError) as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(f"[red]{exc}[/red]", soft_wrap=True)
         return EXIT_USAGE
     except (CorpusError, IndexError_, ModelNotFound) as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(f"[red]{exc}[/red]", soft_wrap=True)
         return EXIT_ERROR
     except KeyboardInterrupt:
         err.print("Interrupted.")

@@ -199,7 +199,7 @@ class Engine:
         """
         t0 = time.perf_counter()
         question = self.check_question(question)
-        settings = self.settings.model_copy(update={k: v for k, v in overrides.items() if v is not None}) if overrides else self.settings
+        settings = self._with_overrides(overrides)
         notice = ""
         generator = None
         # The generator is fetched only when needed, so retrieval overlaps the local model's start.
@@ -211,7 +211,7 @@ class Engine:
         t1 = time.perf_counter()
         retrieval = self.retriever.retrieve(standalone, settings.rerank_k, question_date)
         builder = self.builder if settings is self.settings else AnswerBuilder(settings, self.cross_encoder)
-        plan = builder.plan(question if standalone == question else standalone, retrieval.passages)
+        plan = builder.plan(standalone, retrieval.passages, follow_up=standalone != question)
         plan.question = question
         t2 = time.perf_counter()
 
@@ -231,6 +231,13 @@ class Engine:
         if answer.citations:
             yield SourcesFound(answer.citations)
         yield Done(answer)
+
+    def _with_overrides(self, overrides: dict[str, Any]) -> Settings:
+        """Settings for one question; values are validated like any other setting (keys become secrets)."""
+        update = {k: v for k, v in overrides.items() if v is not None}
+        if not update:
+            return self.settings
+        return Settings.model_validate({**self.settings.model_dump(), **update})
 
     def _generator_or_notice(self, settings: Settings) -> tuple[OpenAIGenerator | None, str]:
         try:
