@@ -297,3 +297,35 @@ def generator_llm(generator, context_window: int, num_output: int):
                 yield CompletionResponse(text=text, delta=piece)
 
     return GeneratorLLM(generator, context_window=context_window, num_output=num_output)
+
+
+# --- the web app --------------------------------------------------------------------------------
+def wait_for_200(url: str, proc, timeout: float, interval: float = 0.05) -> float | None:
+    """Poll GET `url` until it answers 200; seconds waited, or None if `proc` exited or time ran out."""
+    import httpx
+
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        if proc is not None and proc.poll() is not None:
+            return None
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return time.perf_counter() - t0
+        except httpx.HTTPError:
+            pass
+        time.sleep(interval)
+    return None
+
+
+def stop_process(proc, grace: float = 15.0) -> None:
+    """Terminate a child we started and wait for it; kill it if it does not stop in `grace` s."""
+    import subprocess
+
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)

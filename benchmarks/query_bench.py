@@ -13,8 +13,10 @@ How it measures
     then answers one warm-up question that is not measured.
   * Each standalone question of the set (follow-ups skipped; --limit N for the first N) is asked
     once through `Engine.stream` with its `question_date`. Stage times come from `answer.timings`
-    (vector, bm25, rerank, retrieval = the three plus fusion and passage fetch; plan = evidence
-    selection and refusal gates; answer = generation or quoting; total). Time to first token is the
+    (vector, bm25, rerank, retrieval = the three plus fusion and passage fetch; plan = retrieval
+    plus evidence selection and refusal gates, as the engine measures it; evidence = plan minus
+    retrieval, i.e. the cross-encoder scoring of the top passages' sentences and sentence pairs and
+    the gates; answer = generation or quoting; total). Time to first token is the
     wall time until the first `Token` event (none with the extractive backend, which quotes).
   * RSS is the sum over this process and its children (the llama.cpp server), sampled every
     50 ms; growth is the RSS after the last question minus the RSS after warm-up.
@@ -55,7 +57,7 @@ from _common import (  # noqa: E402
     write_result,
 )
 
-STAGES = ["vector", "bm25", "rerank", "retrieval", "plan", "answer", "total"]
+STAGES = ["vector", "bm25", "rerank", "retrieval", "plan", "evidence", "answer", "total"]
 WARM_UP = "What happened this week?"
 
 
@@ -71,6 +73,10 @@ def time_byline(engine, q: dict) -> dict:
         if isinstance(event, Done):
             answer = event.answer
     wall = time.perf_counter() - t0
+    timings = dict(answer.timings)
+    # Engine's "plan" runs from before retrieval to the end of planning; "evidence" is planning alone.
+    if "plan" in timings and "retrieval" in timings:
+        timings["evidence"] = max(0.0, timings["plan"] - timings["retrieval"])
     return {
         "id": q.get("id"),
         "question": q["question"],
@@ -78,7 +84,7 @@ def time_byline(engine, q: dict) -> dict:
         "first_token_s": None if first is None else round(first, 4),
         "mode": answer.mode,
         "refused": answer.refused,
-        "timings": {k: round(v, 4) for k, v in answer.timings.items()},
+        "timings": {k: round(v, 4) for k, v in timings.items()},
         "answer": answer.answer[:160],
     }
 
@@ -160,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
                 ft = f"{row['first_token_s']:.3f}" if row["first_token_s"] is not None else "  -  "
                 print(f"[{i:3}/{len(questions)}] total {row['timings']['total']:.3f} s  rerank {row['timings']['rerank']:.3f}  "
-                      f"plan {row['timings']['plan']:.3f}  first token {ft}  {row['mode']:<10} {q['question'][:60]}", file=sys.stderr)  # fmt: skip
+                      f"evidence {row['timings'].get('evidence', 0):.3f}  first token {ft}  {row['mode']:<10} {q['question'][:60]}", file=sys.stderr)  # fmt: skip
         rss_end = tree_rss(os.getpid())
         byline = {
             "questions": len(rows),
@@ -230,8 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         return "   -   " if d["p50"] is None else f"{d['p50']:.3f} / {d['p95']:.3f}"
 
     print(f"\nQuery benchmark: {len(rows)} questions from {rel(args.qset)}, backend {args.backend}  (p50 / p95, seconds)")
-    for k in ["vector", "bm25", "rerank", "retrieval", "plan", "answer", "total"]:
-        print(f"  {k:<12} {fmt(st[k])}")
+    for k in STAGES:
+        print(f"  {k:<12} {fmt(st[k])}" + ("   (includes retrieval)" if k == "plan" else ""))
     print(f"  {'first token':<12} {fmt(st['first_token'])}   ({st['first_token']['n']} of {len(rows)} answers streamed tokens)")
     print(f"  modes: {byline['modes']}")
     print(f"  RSS after warm-up {byline['rss_after_warm_up_mib']} MiB, after run {byline['rss_after_run_mib']} MiB "

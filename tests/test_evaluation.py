@@ -278,7 +278,7 @@ def test_report_files_from_hand_made_results(tmp_path):
     assert [f.name for f in files] == ["report.md", "results.json", "chart.png"]
     md = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     assert "| Answer accuracy (answerable) | 50.0% |" in md
-    assert "| b | wrong answer | Where? | x\\|y | no | 1 |" in md  # failures table, pipes escaped
+    assert "| b | wrong answer | extractive | Where? | x\\|y | no | 1 |" in md  # failures table, pipes escaped
     assert "| a |" not in md
     assert (tmp_path / "out" / "chart.png").read_bytes()[:4] == b"\x89PNG"
 

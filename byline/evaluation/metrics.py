@@ -81,6 +81,7 @@ class Row:
     total_s: float  # the engine's own timings["total"]
     wall_s: float  # wall time around the call
     mode: str = ""
+    notice: str = ""  # the engine's one sentence on a fallback or backend fault
     standalone_question: str = ""
     retrieved: list[str] = field(default_factory=list)  # article ids, deduplicated, best first (top 10)
     expected: list[str] = field(default_factory=list)
@@ -112,6 +113,7 @@ def score(q: Question, answer: Answer, wall_s: float) -> Row:
         total_s=float(answer.timings.get("total", wall_s)),
         wall_s=wall_s,
         mode=answer.mode,
+        notice=answer.notice,
         standalone_question=answer.standalone_question if answer.standalone_question != q.question else "",
         retrieved=list(dict.fromkeys(retrieved))[:10],
         expected=list(q.answers),

@@ -97,10 +97,10 @@ def markdown(results: dict, chart_name: str = "chart.png") -> str:
         if not bad:
             lines += ["None.", ""]
             continue
-        lines += ["| id | problem | question | expected | reply | gold rank |", "|---|---|---|---|---|---:|"]
+        lines += ["| id | problem | mode | question | expected | reply | gold rank |", "|---|---|---|---|---|---|---:|"]
         for r in bad:
             lines.append(
-                f"| {r.id} | {problem(r)} | {_cell(r.question, 90)} | {_cell(' / '.join(r.expected) or '(refuse)', 50)} "
+                f"| {r.id} | {problem(r)} | {r.mode} | {_cell(r.question, 90)} | {_cell(' / '.join(r.expected) or '(refuse)', 50)} "
                 f"| {_cell(r.error or r.answer, 160)} | {r.rank if r.rank is not None else '–'} |"
             )
         lines.append("")
