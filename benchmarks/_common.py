@@ -265,40 +265,6 @@ def quickstart_ingest(corpus: Path, persist_dir: Path, embedder, llm=None):
     return index, collection.count()
 
 
-def generator_llm(generator, context_window: int, num_output: int):
-    """A llama-index CustomLLM answering through Byline's OpenAIGenerator (the local llama.cpp server)."""
-    from llama_index.core.base.llms.types import CompletionResponse, LLMMetadata
-    from llama_index.core.llms import CustomLLM
-    from llama_index.core.llms.callbacks import llm_completion_callback
-    from pydantic import PrivateAttr
-
-    class GeneratorLLM(CustomLLM):
-        context_window: int = 1024
-        num_output: int = 64
-        _generator: Any = PrivateAttr()
-
-        def __init__(self, generator, **kwargs: Any):
-            super().__init__(**kwargs)
-            self._generator = generator
-
-        @property
-        def metadata(self) -> LLMMetadata:
-            return LLMMetadata(context_window=self.context_window, num_output=self.num_output, model_name="byline-generator")
-
-        @llm_completion_callback()
-        def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-            return CompletionResponse(text=self._generator.complete([{"role": "user", "content": prompt}], max_tokens=self.num_output))
-
-        @llm_completion_callback()
-        def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any):
-            text = ""
-            for piece in self._generator.stream([{"role": "user", "content": prompt}], max_tokens=self.num_output):
-                text += piece
-                yield CompletionResponse(text=text, delta=piece)
-
-    return GeneratorLLM(generator, context_window=context_window, num_output=num_output)
-
-
 # --- the web app --------------------------------------------------------------------------------
 def wait_for_200(url: str, proc, timeout: float, interval: float = 0.05) -> float | None:
     """Poll GET `url` until it answers 200; seconds waited, or None if `proc` exited or time ran out."""

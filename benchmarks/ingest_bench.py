@@ -13,7 +13,7 @@ RSS is sampled every 50 ms over the process and its children):
                time spent inside the embedder, index size on disk; then the BM25 build the first
                question triggers, timed apart.
   2. unchanged re-ingest with nothing changed (everything skipped by content hash).
-  3. ceiling   the same passages through `byline.onnx_models.OnnxEmbedder.embed` alone (one call,
+  3. ceiling   the same embedded passages (each article's lead: `vector_passages`) through `byline.onnx_models.OnnxEmbedder.embed` alone (one call,
                after a warm-up): the throughput Byline's ingest could reach if it did nothing else.
   4. quickstart `VectorStoreIndex.from_documents` over a Chroma collection with llama-index's
                default SentenceSplitter (1024-token chunks, 200 overlap) and the same embedder via
@@ -81,6 +81,7 @@ def phase_byline(work: Path, build_bm25: bool) -> dict:
         "seconds": round(seconds, 3),
         "statuses": {s: report.count(s) for s in ("added", "updated", "skipped", "removed", "error")},
         "passages": report.passages_added,
+        "passages_embedded": report.passages_embedded,
         "tokens": counting.tokens,
         "passages_per_s": round(report.passages_added / seconds, 1),
         "tokens_per_s": round(counting.tokens / seconds, 1),
@@ -111,8 +112,8 @@ def phase_ceiling(work: Path) -> dict:
     for article in read_articles([work / "corpus"]):
         if isinstance(article, ReadError):
             continue
-        for p in split_article(article, s.chunk_tokens, s.chunk_overlap_sentences, emb.count_tokens):
-            texts.append(f"{p.title}\n{p.text}")  # exactly what Byline's ingest embeds
+        for p in split_article(article, s.chunk_tokens, s.chunk_overlap_sentences, emb.count_tokens)[: s.vector_passages or None]:
+            texts.append(f"{p.title}\n{p.text}")  # exactly what Byline's ingest embeds (the lead passages)
     tokens = sum(len(e.ids) for e in emb.tokenizer.encode_batch(texts))
     emb.embed(["warm up"])
     t0 = time.perf_counter()

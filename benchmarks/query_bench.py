@@ -45,7 +45,6 @@ from _common import (  # noqa: E402
     RESULTS,
     ROOT,
     RssSampler,
-    generator_llm,
     load_questions,
     machine,
     mib,
@@ -57,7 +56,7 @@ from _common import (  # noqa: E402
     write_result,
 )
 
-STAGES = ["vector", "bm25", "rerank", "retrieval", "plan", "evidence", "answer", "total"]
+STAGES = ["vector", "bm25", "fetch", "retrieval", "plan", "evidence", "answer", "total"]
 WARM_UP = "What happened this week?"
 
 
@@ -121,6 +120,20 @@ def summarize(rows: list[dict]) -> dict:
     return out
 
 
+def _result(args, byline: dict, baseline: dict | None, load_before) -> dict:
+    return {
+        "benchmark": "query_bench",
+        "backend": args.backend,
+        "set": rel(args.qset),
+        "corpus": rel(args.corpus),
+        "corpus_limit": args.corpus_limit,
+        "byline": byline,
+        "quickstart": baseline,
+        "machine": {**machine(), "load_average_before": load_before},
+        "note": "Stage times from Answer.timings; first token = first Token event from Engine.stream; RSS over the process tree (llama.cpp child included).",
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Query benchmark: per-stage p50/p95, time to first token, RSS growth; optional quickstart baseline.")
     parser.add_argument("--set", dest="qset", type=Path, required=True, help="question set (JSONL with question[, question_date])")
@@ -181,13 +194,16 @@ def main(argv: list[str] | None = None) -> int:
             "per_question": rows,
         }
 
+        write_result(args.out, _result(args, byline, None, load_before))  # kept even if the baseline is interrupted
         if args.baseline:
             from llama_index.core import Settings as LlamaSettings
+
+            from byline.evaluation.baseline import make_llm
 
             llm = None
             if args.backend == "local":
                 window = int(settings.llm_ctx // max(1, settings.llm_parallel) * 0.8)  # llama.cpp slot size, tiktoken margin
-                llm = generator_llm(engine.generator(settings), window, settings.max_answer_tokens)
+                llm = make_llm(engine.generator(settings), window, settings.max_answer_tokens)
             t = time.perf_counter()
             index, chunks = quickstart_ingest(Path(corpus), work / "quickstart", engine.embedding, llm)
             build_s = time.perf_counter() - t
@@ -217,18 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    data = {
-        "benchmark": "query_bench",
-        "backend": args.backend,
-        "set": rel(args.qset),
-        "corpus": rel(args.corpus),
-        "corpus_limit": args.corpus_limit,
-        "byline": byline,
-        "quickstart": baseline,
-        "machine": {**machine(), "load_average_before": load_before},
-        "note": "Stage times from Answer.timings; first token = first Token event from Engine.stream; RSS over the process tree (llama.cpp child included).",
-    }
-    out = write_result(args.out, data)
+    out = write_result(args.out, _result(args, byline, baseline, load_before))
 
     st = byline["stages"]
 

@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument("--out", type=Path, default=Path("eval-runs/latest"), help="where to write report.md, results.json and the chart")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--combine", type=Path, nargs="+", metavar="RESULTS", help="write one side-by-side report from earlier runs' results.json (nothing is asked)")
     return parser
 
 
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from rich.console import Console
 
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)  # one error = one line, even in a pipe
     from byline.config import ConfigError
     from byline.corpus import CorpusError
     from byline.engine import QuestionError

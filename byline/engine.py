@@ -72,7 +72,7 @@ class Engine:
             if self._retriever is None:
                 from byline.retrieval import Retriever
 
-                self._retriever = Retriever(self.settings, self.store, self.embedding, self.cross_encoder)
+                self._retriever = Retriever(self.settings, self.store, self.embedding)
             return self._retriever
 
     @property

@@ -58,14 +58,17 @@ def ingest(
         nonlocal pending, pending_passages
         if not pending:
             return
-        texts = [f"{p.title}\n{p.text}" for _, passages in pending for p in passages]
+        lead = settings.vector_passages or None  # None: every passage gets a vector
+        texts = [f"{p.title}\n{p.text}" for _, passages in pending for p in passages[:lead]]
         vectors = embedding.embed_texts(texts) if texts else []
         batch, offset = [], 0
         for article, passages in pending:
-            batch.append((article, passages, vectors[offset : offset + len(passages)]))
-            offset += len(passages)
+            n = len(passages[:lead])
+            batch.append((article, passages, vectors[offset : offset + n]))
+            offset += n
         store.replace(batch)
-        report.passages_added += len(texts)
+        report.passages_added += sum(len(passages) for _, passages in pending)
+        report.passages_embedded += len(texts)
         stored_articles[0] += len(batch)
         if on_stored:
             on_stored(stored_articles[0])
@@ -94,7 +97,7 @@ def ingest(
                 report.items.append(IngestItem(article.path, article.id, "error", "no sentences found", article.title))
                 continue
             pending.append((article, passages))
-            pending_passages += len(passages)
+            pending_passages += len(passages[: settings.vector_passages or None])
             report.items.append(IngestItem(article.path, article.id, "updated" if old else "added", "changed" if old else "", article.title))
             if pending_passages >= settings.ingest_batch_passages:
                 flush()

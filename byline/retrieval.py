@@ -1,5 +1,14 @@
-"""Hybrid retrieval: vector and BM25 candidates fused by reciprocal rank, then a cross-encoder rerank.
+"""Hybrid retrieval: vector and BM25 candidates, read against the question date, fused by
+reciprocal rank and ranked by article.
 
+Choices measured on the RealTimeQA dev set (103 questions, 3,784 articles; docs/EVALUATION.md):
+- The question date is the strongest signal for news: with it, only articles published in the
+  `recency_days` before it (or the day after, for time zones) are candidates. hit@5 0.75 → 0.91.
+- Articles, not passages, are ranked: an article scores the sum of the RRF scores of its three best
+  passages, and each article appears once, with its best passage, before any second passages. A
+  long article no longer fills the top five with near-duplicates. hit@5 0.91 → 0.95, MRR 0.85.
+- No cross-encoder rerank of whole passages here: on these questions it lowered MRR (0.85 → 0.76)
+  and cost 0.37 s for 12 passages. The cross-encoder scores sentences in answer.py instead.
 The fusion is the textbook RRF over two ranked lists we already hold; llama-index's
 QueryFusionRetriever would add LLM query generation and async plumbing that we do not use.
 """
@@ -11,33 +20,51 @@ from dataclasses import dataclass, field
 
 from byline.config import Settings
 from byline.store import Store
+from byline.dates import published_day
 from byline.types import ScoredPassage
 
 RRF_K = 60
+PASSAGES_PER_ARTICLE_SCORE = 3  # an article's score: the sum over its best three passages
+DATED_BM25_DEPTH = 20  # with a date window, search this many times deeper, then filter
 
 
 @dataclass
 class Retrieval:
-    passages: list[ScoredPassage]  # reranked, best first
+    passages: list[ScoredPassage]  # best first: one passage per article, then the runners-up
     timings: dict[str, float] = field(default_factory=dict)
+    window: tuple[int, int] | None = None  # publication days considered (ordinal), when dated
 
 
 class Retriever:
-    def __init__(self, settings: Settings, store: Store, embedding, cross_encoder):
+    def __init__(self, settings: Settings, store: Store, embedding):
         self.settings = settings
         self.store = store
         self.embedding = embedding
-        self.cross_encoder = cross_encoder
 
-    def retrieve(self, query: str, rerank_k: int | None = None, question_date: str | None = None) -> Retrieval:
+    def window(self, question_date: str | None) -> tuple[int, int] | None:
+        day = published_day(question_date or "")
+        if day is None:
+            return None
+        return (day - self.settings.recency_days, day + 1)
+
+    def retrieve(self, query: str, k: int | None = None, question_date: str | None = None) -> Retrieval:
         s = self.settings
         timings: dict[str, float] = {}
+        window = self.window(question_date)
         t0 = time.perf_counter()
-        vector_hits = self.store.vector_search(self.embedding.embed_query(query), s.vector_k)
+        vector_hits = self.store.vector_search(self.embedding.embed_query(query), s.vector_k, window)
         t1 = time.perf_counter()
-        bm25_hits = self.store.bm25().search(query, s.bm25_k)
+        bm25 = self.store.bm25()
+        if window:
+            days = self.store.published_days()
+            hits = bm25.search(query, s.bm25_k * DATED_BM25_DEPTH)
+            bm25_hits = [(pid, sc) for pid, sc in hits if _in_window(days.get(pid.rsplit("#", 1)[0]), window)][: s.bm25_k]
+        else:
+            bm25_hits = bm25.search(query, s.bm25_k)
         t2 = time.perf_counter()
         timings["vector"], timings["bm25"] = t1 - t0, t2 - t1
+        if window and not vector_hits and not bm25_hits:
+            return self.retrieve(query, k, None)  # nothing was published then: search the whole archive
 
         fused: dict[str, float] = {}
         vrank = {pid: r for r, (pid, _) in enumerate(vector_hits)}
@@ -45,17 +72,29 @@ class Retriever:
         for ranks in (vrank, brank):
             for pid, r in ranks.items():
                 fused[pid] = fused.get(pid, 0.0) + 1.0 / (RRF_K + r + 1)
-        top = sorted(fused, key=fused.get, reverse=True)[: rerank_k or s.rerank_k]
+        top = rank_by_article(fused)[: k or s.rerank_k]
         found = self.store.get_passages(top)
-        candidates = [
-            ScoredPassage(found[pid], fused[pid], vrank.get(pid), brank.get(pid)) for pid in top if pid in found
-        ]
-        t3 = time.perf_counter()
-        if candidates:
-            scores = self.cross_encoder.score(query, [f"{c.passage.title}. {c.passage.text}" for c in candidates])
-            for c, sc in zip(candidates, scores):
-                c.score = float(sc)
-            candidates.sort(key=lambda c: c.score, reverse=True)
-        timings["rerank"] = time.perf_counter() - t3
+        candidates = [ScoredPassage(found[pid], fused[pid], vrank.get(pid), brank.get(pid)) for pid in top if pid in found]
+        timings["fetch"] = time.perf_counter() - t2
         timings["retrieval"] = time.perf_counter() - t0
-        return Retrieval(candidates, timings)
+        return Retrieval(candidates, timings, window)
+
+
+def rank_by_article(fused: dict[str, float]) -> list[str]:
+    """Passage ids: the best passage of each article in article order, then the second best, …"""
+    by_article: dict[str, list[str]] = {}
+    for pid in sorted(fused, key=fused.get, reverse=True):
+        by_article.setdefault(pid.rsplit("#", 1)[0], []).append(pid)
+    score = {a: sum(fused[p] for p in pids[:PASSAGES_PER_ARTICLE_SCORE]) for a, pids in by_article.items()}
+    order = sorted(by_article, key=score.get, reverse=True)
+    out: list[str] = []
+    depth = 0
+    while len(out) < len(fused):
+        out.extend(by_article[a][depth] for a in order if depth < len(by_article[a]))
+        depth += 1
+    return out
+
+
+def _in_window(day: int | None, window: tuple[int, int]) -> bool:
+    # An article without a date is kept: we cannot tell it is out of range.
+    return day is None or window[0] <= day <= window[1]

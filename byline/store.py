@@ -1,5 +1,10 @@
-"""The index: passages with their vectors in Chroma (through llama-index's ChromaVectorStore), plus
-an article manifest in a second Chroma collection, plus a derived BM25 index on local disk.
+"""The index, in two Chroma collections plus a derived BM25 index on local disk:
+
+- `<name>-articles` (the manifest): one record per article holding its cleaned text, its passage
+  spans, its content hash and metadata. Every passage can be rebuilt from it, exactly.
+- `<name>-passages`: vectors for the leading `vector_passages` passages of each article (written
+  through llama-index's ChromaVectorStore). Embedding is what ingest spends its time on, and on
+  news the lead carries what the vector side adds; BM25 covers every word of every passage.
 
 Crash safety (an ingest killed at any instant): an article's manifest entry is removed before its
 passages are touched and written only after all its passages are stored, so an article whose entry
@@ -18,9 +23,11 @@ from urllib.parse import urlparse
 
 from byline.bm25_index import BM25Index
 from byline.config import Settings
+from byline.dates import published_day
 from byline.types import Article, ArticleInfo, Passage
 
 _PAGE = 2000
+FORMAT = 2  # bumped when the layout changes; an older index is rebuilt, never misread
 
 
 class IndexError_(RuntimeError):
@@ -31,6 +38,7 @@ class IndexError_(RuntimeError):
 class ManifestEntry:
     info: ArticleInfo
     content_hash: str
+    published_day: int | None = None
 
 
 class Store:
@@ -41,13 +49,15 @@ class Store:
         self._bm25: BM25Index | None = None
         self._bm25_version = ""
         self._version_cache: str | None = None
+        self._days: dict[str, int] = {}
+        self._days_version = ""
         try:
             self._client = _client(settings)
             name = settings.collection
             self.passages = self._client.get_or_create_collection(
                 f"{name}-passages",
                 embedding_function=None,
-                metadata={"hnsw:space": "cosine", "embedder": embed_identity["embedder"], "dim": embed_identity["dim"]},
+                metadata={"hnsw:space": "cosine", "embedder": embed_identity["embedder"], "dim": embed_identity["dim"], "format": FORMAT},
             )
             self.articles_col = self._client.get_or_create_collection(f"{name}-articles", embedding_function=None)
         except IndexError_:
@@ -75,6 +85,11 @@ class Store:
 
     def _check_identity(self) -> None:
         meta = self.passages.metadata or {}
+        if meta.get("format") != FORMAT:
+            raise IndexError_(
+                f"The index at {self.location} was written by an older Byline (format {meta.get('format', 1)}, "
+                f"this one reads {FORMAT}). Rebuild it with `python app.py ingest --rebuild`."
+            )
         built = (meta.get("embedder"), meta.get("dim"))
         wanted = (self.identity["embedder"], self.identity["dim"])
         if built != wanted:
@@ -92,6 +107,7 @@ class Store:
                 out[aid] = ManifestEntry(
                     ArticleInfo(aid, m.get("title", ""), m.get("source", ""), m.get("url", ""), m.get("published", ""), int(m.get("passages", 0)), m.get("path", "")),
                     m.get("hash", ""),
+                    m.get("published_day"),
                 )
         return out
 
@@ -121,7 +137,7 @@ class Store:
             self.passages.delete(where={"article_id": {"$in": ids}})
             nodes = []
             for article, passages, vectors in batch:
-                for p, vec in zip(passages, vectors):
+                for p, vec in zip(passages, vectors):  # vectors cover the leading passages only
                     node = TextNode(id_=p.id, text=p.text, metadata=p.metadata(), embedding=vec)
                     node.excluded_embed_metadata_keys = list(p.metadata())
                     nodes.append(node)
@@ -130,6 +146,7 @@ class Store:
             self.articles_col.upsert(
                 ids=ids,
                 embeddings=[[1.0]] * len(ids),
+                documents=[a.text for a, _, _ in batch],
                 metadatas=[
                     {
                         "hash": a.content_hash,
@@ -139,6 +156,8 @@ class Store:
                         "published": a.published,
                         "path": a.path,
                         "passages": len(ps),
+                        "spans": json.dumps([[p.start, p.end] for p in ps], separators=(",", ":")),
+                        **_day_field(a.published),
                     }
                     for a, ps, _ in batch
                 ],
@@ -161,23 +180,50 @@ class Store:
         return len(orphans)
 
     # --- reads ---------------------------------------------------------------------------------
-    def vector_search(self, embedding: list[float], k: int) -> list[tuple[str, float]]:
+    def vector_search(self, embedding: list[float], k: int, published_range: tuple[int, int] | None = None) -> list[tuple[str, float]]:
+        """Nearest passages with a vector; `published_range` (ordinal days, inclusive) filters by date."""
         # A direct query: the answer path must not pay llama-index's import time.
         n = min(k, self.passages.count())
         if n == 0:
             return []
-        got = self.passages.query(query_embeddings=[embedding], n_results=n, include=["distances"])
+        where = None
+        if published_range:
+            where = {"$and": [{"published_day": {"$gte": published_range[0]}}, {"published_day": {"$lte": published_range[1]}}]}
+        got = self.passages.query(query_embeddings=[embedding], n_results=n, where=where, include=["distances"])
         return [(pid, 1.0 - float(d)) for pid, d in zip(got["ids"][0], got["distances"][0])]
 
     def get_passages(self, ids: list[str]) -> dict[str, Passage]:
         if not ids:
             return {}
-        got = self.passages.get(ids=list(ids), include=["documents", "metadatas"])
-        return {pid: _passage(pid, doc, meta) for pid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])}
+        wanted: dict[str, set[int]] = {}
+        for pid in ids:
+            aid, _, n = pid.rpartition("#")
+            if aid and n.isdigit():
+                wanted.setdefault(aid, set()).add(int(n))
+        out: dict[str, Passage] = {}
+        for aid, text, meta in self._articles(list(wanted)):
+            for p in _passages_of(aid, text, meta):
+                if p.index in wanted[aid]:
+                    out[p.id] = p
+        return out
 
     def article_passages(self, article_id: str) -> list[Passage]:
-        got = self.passages.get(where={"article_id": article_id}, include=["documents", "metadatas"])
-        return sorted((_passage(pid, d, m) for pid, d, m in zip(got["ids"], got["documents"], got["metadatas"])), key=lambda p: p.index)
+        return [p for aid, text, meta in self._articles([article_id]) for p in _passages_of(aid, text, meta)]
+
+    def published_days(self) -> dict[str, int]:
+        """Article id → publication day (ordinal), for articles with a known date (cached per content version)."""
+        version = self.version()
+        with self._lock:
+            if self._days_version != version:
+                self._days = {aid: e.published_day for aid, e in self.manifest().items() if e.published_day is not None}
+                self._days_version = version
+            return self._days
+
+    def _articles(self, article_ids: list[str]):
+        if not article_ids:
+            return
+        got = self.articles_col.get(ids=article_ids, include=["documents", "metadatas"])
+        yield from zip(got["ids"], got["documents"], got["metadatas"])
 
     def bm25(self) -> BM25Index:
         """The keyword index for the current content, loaded from the local cache or rebuilt."""
@@ -189,10 +235,11 @@ class Store:
             index = BM25Index.load(folder) if folder.exists() else None
             if index is None:
                 ids, texts = [], []
-                for page_ids, docs, metas in self._pages(self.passages, include=["documents", "metadatas"], with_docs=True):
-                    for pid, doc, meta in zip(page_ids, docs, metas):
-                        ids.append(pid)
-                        texts.append(f"{meta.get('title', '')}\n{doc}")
+                for page_ids, docs, metas in self._pages(self.articles_col, include=["documents", "metadatas"], with_docs=True, page=200):
+                    for aid, doc, meta in zip(page_ids, docs, metas):
+                        for p in _passages_of(aid, doc, meta):
+                            ids.append(p.id)
+                            texts.append(f"{p.title}\n{p.text}")
                 index = BM25Index.build(ids, texts)
                 index.save(folder)
                 for old in folder.parent.glob(f"{self.settings.collection}-*"):
@@ -207,10 +254,10 @@ class Store:
         where = hashlib.sha256(self.location.encode()).hexdigest()[:8]
         return Path(self.settings.index_dir) / "bm25" / where / f"{self.settings.collection}-{version}"
 
-    def _pages(self, collection, include: list, with_docs: bool = False):
+    def _pages(self, collection, include: list, with_docs: bool = False, page: int = _PAGE):
         offset = 0
         while True:
-            got = collection.get(include=include, limit=_PAGE, offset=offset)
+            got = collection.get(include=include, limit=page, offset=offset)
             if not got["ids"]:
                 return
             metas = got.get("metadatas") or [{}] * len(got["ids"])
@@ -224,19 +271,29 @@ class Store:
         self._bm25 = None
 
 
-def _passage(pid: str, doc: str, meta: dict) -> Passage:
-    return Passage(
-        id=pid,
-        article_id=meta.get("article_id", pid.rsplit("#", 1)[0]),
-        index=int(meta.get("index", 0)),
-        text=doc or "",
-        start=int(meta.get("start", 0)),
-        end=int(meta.get("end", 0)),
-        title=meta.get("title", ""),
-        source=meta.get("source", ""),
-        url=meta.get("url", ""),
-        published=meta.get("published", ""),
-    )
+def _passages_of(article_id: str, text: str, meta: dict) -> list[Passage]:
+    """An article's passages, rebuilt exactly from its stored text and spans."""
+    text = text or ""
+    return [
+        Passage(
+            id=f"{article_id}#{i}",
+            article_id=article_id,
+            index=i,
+            text=text[start:end],
+            start=start,
+            end=end,
+            title=meta.get("title", ""),
+            source=meta.get("source", ""),
+            url=meta.get("url", ""),
+            published=meta.get("published", ""),
+        )
+        for i, (start, end) in enumerate(json.loads(meta.get("spans") or "[]"))
+    ]
+
+
+def _day_field(published: str) -> dict:
+    day = published_day(published)
+    return {} if day is None else {"published_day": day}
 
 
 def _client(settings: Settings):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+from byline.dates import published_day
+
 
 @dataclass
 class Article:
@@ -51,6 +53,7 @@ class Passage:
             "source": self.source,
             "url": self.url,
             "published": self.published,
+            **({"published_day": d} if (d := published_day(self.published)) is not None else {}),
         }
 
 
@@ -159,7 +162,8 @@ class IngestItem:
 @dataclass
 class IngestReport:
     items: list[IngestItem] = field(default_factory=list)
-    passages_added: int = 0
+    passages_added: int = 0  # passages written (all of them are in BM25)
+    passages_embedded: int = 0  # of those, the leading ones that got a vector
     seconds: float = 0.0
 
     def count(self, status: str) -> int:
@@ -167,7 +171,7 @@ class IngestReport:
 
     def summary(self) -> str:
         parts = [f"{self.count(s)} {s}" for s in ("added", "updated", "skipped", "removed", "error")]
-        return ", ".join(parts) + f" ({self.passages_added} passages embedded in {self.seconds:.1f} s)"
+        return ", ".join(parts) + f" ({self.passages_added} passages, {self.passages_embedded} embedded, in {self.seconds:.1f} s)"
 
 
 @dataclass

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from byline.dates import mentions_recent_time
 from byline.types import Answer, ArticleInfo, Citation, Done, IngestReport, SourcesFound, StandaloneQuestion, Token, Turn
 
 if TYPE_CHECKING:  # gradio takes seconds to import; the render helpers do not need it
@@ -388,7 +389,10 @@ class _Handlers:
         yield render_conversation(exchanges), exchanges, ""
         try:
             overrides = question_overrides(backend, base_url, model, api_key, top_k)
-            events = self.engine.stream(question, history, dt.date.today().isoformat(), **overrides)
+            # Today's date narrows the search to recent articles only when the question asks about
+            # "now"; "When was the Geneva summit?" must still find a 2021 article.
+            as_of = dt.date.today().isoformat() if mentions_recent_time(question) else None
+            events = self.engine.stream(question, history, as_of, **overrides)
             for event in events:
                 if isinstance(event, Token):
                     ex.text += event.text

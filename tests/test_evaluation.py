@@ -283,6 +283,28 @@ def test_report_files_from_hand_made_results(tmp_path):
     assert (tmp_path / "out" / "chart.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_runs_combine_into_one_side_by_side_report(tmp_path):
+    hit = {"retrieved": [sp("a1")], "cited": ["a1"]}
+
+    def run(backend: str, reply: str) -> dict:
+        rows = [metrics.score(q("a"), ans(reply, **hit), 0.5)]
+        return {
+            "meta": {"questions": 1, "corpus": "c", "backends": {"byline": backend}, "set": "s.jsonl"},
+            "summary": {"byline": metrics.summarize(rows)},
+            "rows": {"byline": [r.to_json() for r in rows]},
+        }
+
+    both = report.combine([run("extractive", "Geneva"), run("local", "Paris")])
+    assert list(both["summary"]) == ["byline-extractive", "byline-local"]
+    assert both["summary"]["byline-extractive"]["answer_accuracy"] == 1.0 and both["summary"]["byline-local"]["answer_accuracy"] == 0.0
+    md = report.markdown(both)
+    assert "| Answer accuracy (answerable) | 100.0% | 0.0% |" in md
+    other = run("local", "Geneva")
+    other["meta"]["set"] = "other.jsonl"
+    with pytest.raises(ValueError, match="different question sets"):
+        report.combine([run("extractive", "Geneva"), other])
+
+
 # --- (b) the bundled set end to end -----------------------------------------------------------------
 def _run_eval(tmp_path: Path, capsys, argv: list[str]) -> tuple[int, dict]:
     from rich.console import Console

@@ -33,6 +33,11 @@ def statuses(report) -> dict[str, str]:
 
 
 def chroma_passage_ids(engine) -> list[str]:
+    """Every passage, rebuilt from the articles stored in Chroma (text and spans)."""
+    return [p.id for a in engine.articles() for p in engine.store.article_passages(a.id)]
+
+
+def vector_ids(engine) -> list[str]:
     return engine.store.passages.get(include=[])["ids"]
 
 
@@ -43,6 +48,9 @@ def test_incremental_reingest_skips_replaces_and_removes(fresh, tmp_path):
     assert first.count("added") == 5 and first.passages_added > 0
     n_passages = len(chroma_passage_ids(engine))
     assert n_passages == first.passages_added
+    # Only each article's lead passage gets a vector (vector_passages = 1); BM25 has them all.
+    assert sorted(vector_ids(engine)) == sorted(f"{a.id}#0" for a in engine.articles()) and first.passages_embedded == 5
+    assert len(engine.store.bm25().ids) == n_passages
 
     again = engine.ingest()
     assert set(statuses(again).values()) == {"skipped"} and again.passages_added == 0
@@ -61,7 +69,7 @@ def test_incremental_reingest_skips_replaces_and_removes(fresh, tmp_path):
     assert [st[a] for a in ("000_1eb23cbdfc69e11d", "001_3ec8a82e686718c8", "004_36c248dcc6a592ee")] == ["skipped"] * 3
 
     ids = chroma_passage_ids(engine)
-    assert not any(i.startswith("003_a1f7540efced2643#") for i in ids)
+    assert not any(i.startswith("003_a1f7540efced2643#") for i in ids + vector_ids(engine))
     assert any(i.startswith("new_harbour#") for i in ids)
     assert len(ids) == len(set(ids)) == sum(a.passages for a in engine.articles())
     updated = engine.store.article_passages("002_aa04ac5f397be0f2")
@@ -134,7 +142,7 @@ def _synthetic_corpus(folder: Path, n: int) -> None:
 def test_ingest_killed_midway_is_completed_by_the_next_run(tmp_path):
     corpus = tmp_path / "corpus"
     _synthetic_corpus(corpus, 60)
-    env = {**os.environ, "BYLINE_INDEX_DIR": str(tmp_path / "index"), "BYLINE_CORPUS_DIR": str(corpus), "BYLINE_INGEST_BATCH_PASSAGES": "32"}
+    env = {**os.environ, "BYLINE_INDEX_DIR": str(tmp_path / "index"), "BYLINE_CORPUS_DIR": str(corpus), "BYLINE_INGEST_BATCH_PASSAGES": "32", "BYLINE_VECTOR_PASSAGES": "0"}
     proc = subprocess.Popen([sys.executable, "app.py", "ingest"], cwd=ROOT, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     # Kill -9 right after the first batch is committed, while later batches are still pending.
     for line in proc.stderr:
@@ -150,7 +158,7 @@ def test_ingest_killed_midway_is_completed_by_the_next_run(tmp_path):
     from byline import Engine
     from byline.config import load_settings
 
-    engine = Engine(load_settings({"index_dir": tmp_path / "index", "corpus_dir": corpus, "backend": "extractive", "ingest_batch_passages": 32}))
+    engine = Engine(load_settings({"index_dir": tmp_path / "index", "corpus_dir": corpus, "backend": "extractive", "ingest_batch_passages": 32, "vector_passages": 0}))
     articles = {a.id: a for a in engine.articles()}
     assert len(articles) == 60
     ids = chroma_passage_ids(engine)
@@ -164,7 +172,24 @@ def test_ingest_killed_midway_is_completed_by_the_next_run(tmp_path):
     for pid in ids:
         by_article[pid.rsplit("#", 1)[0]] = by_article.get(pid.rsplit("#", 1)[0], 0) + 1
     assert by_article == expected
+    assert sorted(vector_ids(engine)) == sorted(ids), "every passage has its vector (vector_passages = 0), none orphaned"
     assert {aid: a.passages for aid, a in articles.items()} == expected
     # And a third run has nothing left to do.
     again = engine.ingest([corpus])
     assert again.count("skipped") == 60 and again.passages_added == 0
+
+
+def test_index_in_an_older_layout_asks_for_a_rebuild(fresh, tmp_path):
+    import chromadb
+
+    # What Byline's first layout left behind: a passages collection without a format mark.
+    client = chromadb.PersistentClient(path=str(tmp_path / "index" / "chroma"), settings=chromadb.Settings(anonymized_telemetry=False))
+    client.create_collection("byline-passages", embedding_function=None, metadata={"hnsw:space": "cosine", "embedder": "bge-small", "dim": 384})
+    del client
+    try:
+        fresh().store
+    except Exception as exc:  # IndexError_
+        message = str(exc)
+    else:
+        raise AssertionError("an index in an older layout must not be read")
+    assert "older Byline" in message and "ingest --rebuild" in message

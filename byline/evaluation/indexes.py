@@ -18,7 +18,7 @@ from pathlib import Path
 from byline.config import Settings
 
 FINGERPRINT_FILE = "eval-fingerprint.json"
-_SHAPING_MODULES = ("chunking.py", "ingest.py")  # what decides the passages and the text embedded
+_SHAPING_MODULES = ("chunking.py", "ingest.py", "store.py")  # what decides the passages and the text embedded
 
 
 def corpus_key(corpus: Path) -> str:
@@ -56,6 +56,7 @@ def byline_fingerprint(settings: Settings) -> dict:
         "embedder": settings.embedder,
         "chunk_tokens": settings.chunk_tokens,
         "chunk_overlap_sentences": settings.chunk_overlap_sentences,
+        "vector_passages": settings.vector_passages,
         "code": code.hexdigest()[:16],
     }
 

@@ -50,6 +50,33 @@ def column_names(results: dict) -> dict[str, str]:
     return {name: f"{name} ({backends.get(name, '?')})" for name in results["summary"]}
 
 
+def combine(runs: list[dict]) -> dict:
+    """One results dict from several runs on the same question set; a pipeline that appears in more
+    than one run (byline with two backends) is named after its backend too."""
+    if not runs:
+        raise ValueError("no results given")
+    sets = {r["meta"].get("set") for r in runs}
+    if len(sets) > 1:
+        raise ValueError(f"the runs are on different question sets: {', '.join(map(str, sets))}")
+    counts: dict[str, int] = {}
+    for r in runs:
+        for name in r["summary"]:
+            counts[name] = counts.get(name, 0) + 1
+    meta = {**runs[0]["meta"], "pipelines": [], "backends": {}, "combined_from": [r["meta"].get("started") for r in runs]}
+    out: dict = {"meta": meta, "summary": {}, "rows": {}, "ingest": {}}
+    for r in runs:
+        for name, summary in r["summary"].items():
+            backend = r["meta"].get("backends", {}).get(name, "?")
+            label = f"{name}-{backend}" if counts[name] > 1 else name
+            meta["pipelines"].append(label)
+            meta["backends"][label] = backend
+            out["summary"][label] = summary
+            out["rows"][label] = r.get("rows", {}).get(name, [])
+            if name in r.get("ingest", {}):
+                out["ingest"][label] = r["ingest"][name]
+    return out
+
+
 def write_all(results: dict, out: Path) -> list[Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

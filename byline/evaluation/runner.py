@@ -56,6 +56,15 @@ def ask_all(pipeline: Pipeline, questions: list[Question], tick=None) -> list[me
 
 def run_cli(args, settings: Settings, err) -> int:
     """The eval command; returns the exit code. Progress and messages go to `err`, --json to stdout."""
+    if getattr(args, "combine", None):
+        try:
+            results = report.combine([json.loads(Path(f).read_text(encoding="utf-8")) for f in args.combine])
+        except (OSError, ValueError, KeyError) as exc:
+            err.print(f"[red]Cannot combine those results: {_escape(str(exc))}[/red]")
+            return EXIT_USAGE
+        files = report.write_all(results, Path(args.out))
+        err.print(f"Wrote {', '.join(str(f) for f in files)}")
+        return EXIT_OK
     if args.limit is not None and args.limit < 1:
         err.print("[red]--limit must be at least 1.[/red]")
         return EXIT_USAGE
