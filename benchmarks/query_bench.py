@@ -13,7 +13,7 @@ How it measures
     then answers one warm-up question that is not measured.
   * Each standalone question of the set (follow-ups skipped; --limit N for the first N) is asked
     once through `Engine.stream` with its `question_date`. Stage times come from `answer.timings`
-    (vector, bm25, rerank, retrieval = the three plus fusion and passage fetch; plan = retrieval
+    (vector, bm25, fetch = fusion and the passage fetch, retrieval = the three; plan = retrieval
     plus evidence selection and refusal gates, as the engine measures it; evidence = plan minus
     retrieval, i.e. the cross-encoder scoring of the top passages' sentences and sentence pairs and
     the gates; answer = generation or quoting; total). Time to first token is the
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
                 row = time_byline(engine, q)
                 rows.append(row)
                 ft = f"{row['first_token_s']:.3f}" if row["first_token_s"] is not None else "  -  "
-                print(f"[{i:3}/{len(questions)}] total {row['timings']['total']:.3f} s  rerank {row['timings']['rerank']:.3f}  "
+                print(f"[{i:3}/{len(questions)}] total {row['timings']['total']:.3f} s  retrieval {row['timings']['retrieval']:.3f}  "
                       f"evidence {row['timings'].get('evidence', 0):.3f}  first token {ft}  {row['mode']:<10} {q['question'][:60]}", file=sys.stderr)  # fmt: skip
         rss_end = tree_rss(os.getpid())
         byline = {
