@@ -121,7 +121,9 @@ def test_ingest_update_delete_and_answer_through_the_server(chroma_url, machine_
     first = engine.ingest()
     assert first.count("added") == 5 and first.passages_added > 0, first.summary()
     ids = _server_passage_ids(chroma_url)
-    assert len(ids) == first.passages_added
+    # The server holds a vector for each article's lead passage and every passage's text (in the manifest).
+    assert len(ids) == first.passages_embedded == 5
+    assert sum(len(engine.store.article_passages(a.id)) for a in engine.articles()) == first.passages_added
 
     embedded = _count_embedded(engine)
     again = engine.ingest()
@@ -132,7 +134,7 @@ def test_ingest_update_delete_and_answer_through_the_server(chroma_url, machine_
     changed.write_text(changed.read_text(encoding="utf-8").replace("daily press briefing on Tuesday", "daily press briefing on Wednesday"), encoding="utf-8")
     third = engine.ingest()
     assert _statuses(third)[CHANGED] == "updated" and third.count("updated") == 1 and third.count("skipped") == 4, third.summary()
-    assert sum(embedded) == third.passages_added > 0  # only the changed article was embedded
+    assert sum(embedded) == third.passages_embedded == 1 and third.passages_added > 1  # only the changed article's lead was embedded
     assert any("Wednesday" in p.text for p in engine.store.article_passages(CHANGED))
 
     (root / "corpus" / f"{DELETED}.md").unlink()
@@ -140,7 +142,8 @@ def test_ingest_update_delete_and_answer_through_the_server(chroma_url, machine_
     assert _statuses(fourth)[DELETED] == "removed" and fourth.count("removed") == 1 and fourth.count("skipped") == 4, fourth.summary()
     ids = _server_passage_ids(chroma_url)
     assert not any(i.startswith(f"{DELETED}#") for i in ids)
-    assert len(ids) == len(set(ids)) == sum(a.passages for a in engine.articles())
+    assert len(ids) == len(set(ids)) == len(engine.articles()) == 4
+    assert sum(len(engine.store.article_passages(a.id)) for a in engine.articles()) == sum(a.passages for a in engine.articles())
     assert {a.id for a in engine.articles()} == {p.stem for p in (root / "corpus").glob("*.md")}
 
     answer = engine.ask(GENEVA)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from html.parser import HTMLParser
 
@@ -371,9 +372,12 @@ def test_ask_streams_tokens_then_renders_done(settings):
     assert all(u[2] == "" for u in updates)  # the box is cleared
     question, history, date, overrides = engine.calls[0]
     assert [t.question for t in history] == ["When was the Geneva summit?"]
-    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", date) and overrides == {"backend": "extractive", "top_k": 2}
+    # No "this week" in the question: no date, so older articles are searched too.
+    assert date is None and overrides == {"backend": "extractive", "top_k": 2}
     exchanges = updates[-1][1]
     assert len(exchanges) == 2 and exchanges[-1].turn().standalone_question == "Who met at the Geneva summit?"
+    run_ask(h, "What did the Kremlin say this week?", [], top_k=2)
+    assert engine.calls[1][2] == dt.date.today().isoformat()  # read against today
 
 
 def test_ask_turns_every_failure_into_one_sentence(settings):
