@@ -265,6 +265,12 @@ def quickstart_ingest(corpus: Path, persist_dir: Path, embedder, llm=None):
     return index, collection.count()
 
 
+def print_footer(load_before, out: Path) -> None:
+    """The two closing lines every benchmark prints: how busy the machine was, and where the JSON went."""
+    print(f"  load average before/after: {load_before} / {machine()['load_average']} on {os.cpu_count()} CPUs (shared machine: noisy)")
+    print(f"  written to {rel(out)}")
+
+
 # --- the web app --------------------------------------------------------------------------------
 def wait_for_200(url: str, proc, timeout: float, interval: float = 0.05) -> float | None:
     """Poll GET `url` until it answers 200; seconds waited, or None if `proc` exited or time ran out."""

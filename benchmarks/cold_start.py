@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, ROOT, free_port, machine, mib, rel, sample_corpus, stop_process, tree_rss, wait_for_200, write_result  # noqa: E402
+from _common import RESULTS, ROOT, free_port, machine, mib, print_footer, rel, sample_corpus, stop_process, tree_rss, wait_for_200, write_result  # noqa: E402
 
 
 def launch_once(base: list[str], timeout: float, log: Path) -> dict:
@@ -97,8 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     out = write_result(args.out, data)
     print(f"\nCold start ({args.backend} backend, {len(runs)} launches): median {data['median_ready_s']} s, first {data['first_ready_s']} s, failures {data['failures']}")
     print(f"  each: {[r['ready_s'] for r in runs]} s; RSS at ready {[r['rss_mib'] for r in runs]} MiB")
-    print(f"  load average before/after: {load_before} / {machine()['load_average']} on {os.cpu_count()} CPUs (shared machine: noisy)")
-    print(f"  written to {rel(out)}")
+    print_footer(load_before, out)
     return 0 if not data["failures"] else 1
 
 

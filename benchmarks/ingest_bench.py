@@ -40,13 +40,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
+    CountingEmbedder,
     RESULTS,
     ROOT,
-    CountingEmbedder,
     RssSampler,
     dir_size,
     machine,
     mib,
+    print_footer,
     quickstart_ingest,
     rel,
     sample_corpus,
@@ -102,6 +103,7 @@ def phase_byline(work: Path, build_bm25: bool) -> dict:
 def phase_ceiling(work: Path) -> dict:
     from byline.chunking import split_article
     from byline.corpus import ReadError, read_articles
+    from byline.ingest import embedded_passages
     from byline.onnx_models import OnnxEmbedder
 
     s = _settings(work)
@@ -112,7 +114,7 @@ def phase_ceiling(work: Path) -> dict:
     for article in read_articles([work / "corpus"]):
         if isinstance(article, ReadError):
             continue
-        for p in split_article(article, s.chunk_tokens, s.chunk_overlap_sentences, emb.count_tokens)[: s.vector_passages or None]:
+        for p in embedded_passages(split_article(article, s.chunk_tokens, s.chunk_overlap_sentences, emb.count_tokens), s):
             texts.append(f"{p.title}\n{p.text}")  # exactly what Byline's ingest embeds (the lead passages)
     tokens = sum(len(e.ids) for e in emb.tokenizer.encode_batch(texts))
     emb.embed(["warm up"])
@@ -309,8 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"                     setup (models, index) {full['setup_s']:.2f} s; peak RSS {full['peak_rss_mib']} MiB; index {summary['index_mib']} MiB; "
           f"BM25 build {full.get('bm25_build_s', 0):.2f} s")  # fmt: skip
     u, c = results["unchanged"], results["changed"]
-    print(f"  re-ingest same     {u['seconds']:8.2f} s   {u['statuses']['skipped']} skipped, {u['passages']} passages embedded")
-    print(f"  re-ingest changed  {c['seconds']:8.2f} s   {c['statuses']['updated']} updated, {c['passages']} passages embedded")
+    print(f"  re-ingest same     {u['seconds']:8.2f} s   {u['statuses']['skipped']} skipped, {u['passages']} passages written, {u['passages_embedded']} embedded")
+    print(f"  re-ingest changed  {c['seconds']:8.2f} s   {c['statuses']['updated']} updated, {c['passages']} passages written, {c['passages_embedded']} embedded")
     if "ceiling_tokens_per_s" in summary:
         print(f"  embedder ceiling   {results['ceiling']['seconds']:8.2f} s   {summary['ceiling_tokens_per_s']:.0f} tokens/s "
               f"(Byline's ingest reaches {summary['share_of_ceiling']:.0%} of it)")  # fmt: skip
@@ -318,8 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         q = results["quickstart"]
         print(f"  llama-index quickstart {q['seconds']:4.2f} s   {q['chunks']} chunks, {q['tokens_per_s']:.0f} tokens/s, peak RSS {q['peak_rss_mib']} MiB, index {mib(q['index_bytes'])} MiB")
         print(f"  Byline / quickstart: time x{summary['time_ratio_byline_over_quickstart']}, peak RSS x{summary['rss_ratio_byline_over_quickstart']}")
-    print(f"  load average before/after: {load_before} / {machine()['load_average']} on {os.cpu_count()} CPUs (shared machine: noisy)")
-    print(f"  written to {rel(out)}")
+    print_footer(load_before, out)
     return 0
 
 

@@ -47,6 +47,7 @@ from _common import (  # noqa: E402
     machine,
     mib,
     p50_p95,
+    print_footer,
     rel,
     sample_corpus,
     stop_process,
@@ -270,8 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     if tally.errors:
         print(f"  first errors: {tally.errors[:3]}")
     print(f"  RSS {data['rss_start_mib']} → {data['rss_end_mib']} MiB (peak {data['rss_peak_mib']} MiB)")
-    print(f"  load average before/after: {load_before} / {machine()['load_average']} on {os.cpu_count()} CPUs (shared machine: noisy)")
-    print(f"  written to {rel(out)}")
+    print_footer(load_before, out)
     return 0
 
 

@@ -49,6 +49,7 @@ from _common import (  # noqa: E402
     machine,
     mib,
     p50_p95,
+    print_footer,
     quickstart_ingest,
     rel,
     sample_corpus,
@@ -250,8 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     if baseline:
         print(f"  quickstart (top-{QUICKSTART_TOP_K}, {baseline['llm']}): retrieval {fmt(baseline['retrieval'])}, "
               f"first token {fmt(baseline['first_token'])}, end-to-end {fmt(baseline['wall'])}; RSS growth {baseline['rss_growth_mib']} MiB")  # fmt: skip
-    print(f"  load average before/after: {load_before} / {machine()['load_average']} on {os.cpu_count()} CPUs (shared machine: noisy)")
-    print(f"  written to {rel(out)}")
+    print_footer(load_before, out)
     return 0
 
 

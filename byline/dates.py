@@ -14,6 +14,12 @@ def published_day(published: str) -> int | None:
         return None
 
 
+def published_day_field(published: str) -> dict:
+    """`{"published_day": n}` for Chroma metadata (its numeric filters), or nothing when undated."""
+    day = published_day(published)
+    return {} if day is None else {"published_day": day}
+
+
 _RECENT = re.compile(
     r"\b(this (week|weekend|month|year|season|summer|autumn|fall|winter|spring)|last (week|weekend|month)|"
     r"recent(ly)?|today|tonight|yesterday|latest|newly|just|now|currently|upcoming|so far)\b",

@@ -19,6 +19,12 @@ from byline.types import Article, IngestItem, IngestReport
 
 Progress = Callable[[int, int, str], None]  # (articles done, estimated total, current title)
 
+
+def embedded_passages(passages: list, settings: Settings) -> list:
+    """The passages of one article that get a vector: the leading `vector_passages` (0 = all)."""
+    return passages[: settings.vector_passages or None]
+
+
 def estimate_articles(paths: list[Path]) -> int:
     total = 0
     for root in paths:
@@ -58,12 +64,11 @@ def ingest(
         nonlocal pending, pending_passages
         if not pending:
             return
-        lead = settings.vector_passages or None  # None: every passage gets a vector
-        texts = [f"{p.title}\n{p.text}" for _, passages in pending for p in passages[:lead]]
+        texts = [f"{p.title}\n{p.text}" for _, passages in pending for p in embedded_passages(passages, settings)]
         vectors = embedding.embed_texts(texts) if texts else []
         batch, offset = [], 0
         for article, passages in pending:
-            n = len(passages[:lead])
+            n = len(embedded_passages(passages, settings))
             batch.append((article, passages, vectors[offset : offset + n]))
             offset += n
         store.replace(batch)
@@ -97,7 +102,7 @@ def ingest(
                 report.items.append(IngestItem(article.path, article.id, "error", "no sentences found", article.title))
                 continue
             pending.append((article, passages))
-            pending_passages += len(passages[: settings.vector_passages or None])
+            pending_passages += len(embedded_passages(passages, settings))
             report.items.append(IngestItem(article.path, article.id, "updated" if old else "added", "changed" if old else "", article.title))
             if pending_passages >= settings.ingest_batch_passages:
                 flush()

@@ -32,7 +32,6 @@ DATED_BM25_DEPTH = 20  # with a date window, search this many times deeper, then
 class Retrieval:
     passages: list[ScoredPassage]  # best first: one passage per article, then the runners-up
     timings: dict[str, float] = field(default_factory=dict)
-    window: tuple[int, int] | None = None  # publication days considered (ordinal), when dated
 
 
 class Retriever:
@@ -52,19 +51,12 @@ class Retriever:
         timings: dict[str, float] = {}
         window = self.window(question_date)
         t0 = time.perf_counter()
-        vector_hits = self.store.vector_search(self.embedding.embed_query(query), s.vector_k, window)
-        t1 = time.perf_counter()
-        bm25 = self.store.bm25()
-        if window:
-            days = self.store.published_days()
-            hits = bm25.search(query, s.bm25_k * DATED_BM25_DEPTH)
-            bm25_hits = [(pid, sc) for pid, sc in hits if _in_window(days.get(pid.rsplit("#", 1)[0]), window)][: s.bm25_k]
-        else:
-            bm25_hits = bm25.search(query, s.bm25_k)
+        query_vector = self.embedding.embed_query(query)
+        vector_hits, bm25_hits, t1 = self._search(query, query_vector, window)
+        if window and not vector_hits and not bm25_hits:
+            vector_hits, bm25_hits, t1 = self._search(query, query_vector, None)  # nothing was published then: the whole archive
         t2 = time.perf_counter()
         timings["vector"], timings["bm25"] = t1 - t0, t2 - t1
-        if window and not vector_hits and not bm25_hits:
-            return self.retrieve(query, k, None)  # nothing was published then: search the whole archive
 
         fused: dict[str, float] = {}
         vrank = {pid: r for r, (pid, _) in enumerate(vector_hits)}
@@ -77,7 +69,21 @@ class Retriever:
         candidates = [ScoredPassage(found[pid], fused[pid], vrank.get(pid), brank.get(pid)) for pid in top if pid in found]
         timings["fetch"] = time.perf_counter() - t2
         timings["retrieval"] = time.perf_counter() - t0
-        return Retrieval(candidates, timings, window)
+        return Retrieval(candidates, timings)
+
+    def _search(self, query: str, query_vector: list[float], window: tuple[int, int] | None):
+        """Vector and BM25 hits inside the publication window (all when None), and when the vector side ended."""
+        s = self.settings
+        vector_hits = self.store.vector_search(query_vector, s.vector_k, window)
+        vector_done = time.perf_counter()
+        bm25 = self.store.bm25()
+        if window:
+            days = self.store.published_days()
+            hits = bm25.search(query, s.bm25_k * DATED_BM25_DEPTH)
+            bm25_hits = [(pid, sc) for pid, sc in hits if _in_window(days.get(pid.rsplit("#", 1)[0]), window)][: s.bm25_k]
+        else:
+            bm25_hits = bm25.search(query, s.bm25_k)
+        return vector_hits, bm25_hits, vector_done
 
 
 def rank_by_article(fused: dict[str, float]) -> list[str]:

@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 
 from byline.bm25_index import BM25Index
 from byline.config import Settings
-from byline.dates import published_day
+from byline.dates import published_day_field
 from byline.types import Article, ArticleInfo, Passage
 
 _PAGE = 2000
@@ -49,8 +49,7 @@ class Store:
         self._bm25: BM25Index | None = None
         self._bm25_version = ""
         self._version_cache: str | None = None
-        self._days: dict[str, int] = {}
-        self._days_version = ""
+        self._days: dict[str, int] = {}  # derived with _version_cache, from the same manifest read
         try:
             self._client = _client(settings)
             name = settings.collection
@@ -114,9 +113,11 @@ class Store:
     def version(self) -> str:
         """A fingerprint of the indexed content; changes whenever any article is added, changed or removed."""
         if self._version_cache is None:
+            manifest = self.manifest()
             h = hashlib.sha256()
-            for aid, entry in sorted(self.manifest().items()):
+            for aid, entry in sorted(manifest.items()):
                 h.update(f"{aid}\x00{entry.content_hash}\n".encode())
+            self._days = {aid: e.published_day for aid, e in manifest.items() if e.published_day is not None}
             self._version_cache = h.hexdigest()[:16]
         return self._version_cache
 
@@ -157,7 +158,7 @@ class Store:
                         "path": a.path,
                         "passages": len(ps),
                         "spans": json.dumps([[p.start, p.end] for p in ps], separators=(",", ":")),
-                        **_day_field(a.published),
+                        **published_day_field(a.published),
                     }
                     for a, ps, _ in batch
                 ],
@@ -212,12 +213,8 @@ class Store:
 
     def published_days(self) -> dict[str, int]:
         """Article id → publication day (ordinal), for articles with a known date (cached per content version)."""
-        version = self.version()
-        with self._lock:
-            if self._days_version != version:
-                self._days = {aid: e.published_day for aid, e in self.manifest().items() if e.published_day is not None}
-                self._days_version = version
-            return self._days
+        self.version()
+        return self._days
 
     def _articles(self, article_ids: list[str]):
         if not article_ids:
@@ -289,11 +286,6 @@ def _passages_of(article_id: str, text: str, meta: dict) -> list[Passage]:
         )
         for i, (start, end) in enumerate(json.loads(meta.get("spans") or "[]"))
     ]
-
-
-def _day_field(published: str) -> dict:
-    day = published_day(published)
-    return {} if day is None else {"published_day": day}
 
 
 def _client(settings: Settings):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from byline.dates import published_day
+from byline.dates import published_day_field
 
 
 @dataclass
@@ -53,7 +53,7 @@ class Passage:
             "source": self.source,
             "url": self.url,
             "published": self.published,
-            **({"published_day": d} if (d := published_day(self.published)) is not None else {}),
+            **published_day_field(self.published),
         }
 
 
