@@ -154,7 +154,9 @@ def _run(args, engine, err) -> int:
     if args.command == "serve":
         from byline.ui import serve
 
-        _ensure_index(engine, err)
+        if not engine.index_may_exist():
+            engine.start_local_model()  # loads while the index is built
+            _ensure_index(engine, err)  # first run: build it, with progress, before serving
         return serve(engine, err)
     return EXIT_USAGE
 

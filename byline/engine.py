@@ -146,6 +146,10 @@ class Engine:
             return self.ingest([Path(self.settings.corpus_dir)], progress)
         return None
 
+    def index_may_exist(self) -> bool:
+        """Without opening Chroma (a second's import): a server index, or the embedded store's files."""
+        return bool(self.settings.chroma_url) or (Path(self.settings.index_dir) / "chroma" / "chroma.sqlite3").is_file()
+
     def articles(self) -> list[ArticleInfo]:
         return sorted((e.info for e in self.store.manifest().values()), key=lambda a: (a.published or "", a.title), reverse=True)
 
@@ -211,7 +215,7 @@ class Engine:
         t1 = time.perf_counter()
         retrieval = self.retriever.retrieve(standalone, settings.rerank_k, question_date)
         builder = self.builder if settings is self.settings else AnswerBuilder(settings, self.cross_encoder)
-        plan = builder.plan(standalone, retrieval.passages, follow_up=standalone != question)
+        plan = builder.plan(standalone, retrieval.passages, follow_up=standalone != question, asked=question)
         plan.question = question
         t2 = time.perf_counter()
 

@@ -148,7 +148,7 @@ class OnnxEmbedder:
 class CrossEncoder:
     """Relevance logits for (query, passage) pairs from the packaged ms-marco MiniLM cross-encoder."""
 
-    def __init__(self, threads: int = 2, max_length: int = 256, batch_size: int = 16):
+    def __init__(self, threads: int = 2, max_length: int = 256, batch_size: int = 32):
         self.tokenizer = _tokenizer(packaged_file(RERANKER_TOKENIZER), max_length)
         self.session = _session(packaged_file(RERANKER_MODEL), threads)
         self._inputs = {i.name for i in self.session.get_inputs()}

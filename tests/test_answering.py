@@ -75,11 +75,35 @@ def test_each_answer_sentence_is_backed_by_its_cited_sentence(bundled_engine):
 
 @pytest.mark.parametrize(
     "question",
-    ["Who won the 2022 FIFA World Cup?", "What is the capital of Australia?", "How many people attended the Geneva summit?"],
+    [
+        "Who won the 2022 FIFA World Cup?",
+        "What is the capital of Australia?",
+        "How many people attended the Geneva summit?",
+        "What did Xi Jinping say about the Biden-Putin call?",  # close to the articles, but nobody quotes Xi
+        "In which building in Geneva did Biden and Putin meet?",  # Geneva, yes; a building, never
+    ],
 )
 def test_questions_the_articles_do_not_cover_are_refused(bundled_engine, question):
     answer = bundled_engine.ask(question)
     assert answer.refused and answer.answer == REFUSAL_TEXT and answer.citations == []
+
+
+def test_names_in_the_question_must_be_in_the_candidates():
+    from byline.answer import missing_names, question_names
+    from byline.types import Passage, ScoredPassage
+
+    assert question_names("Did US-Russia talks at the G-20 go on? What did Peskov's aide say in 2021?") == ["US", "Russia", "G-20", "Peskov", "2021"]
+    passage = Passage("a#0", "a", 0, "U.S. and Russian envoys met in 2021; Peskov spoke.", 0, 50, title="Talks at the G20")
+    found = [ScoredPassage(passage, 1.0)]
+    assert missing_names("What did Peskov say at the G-20 in 2021?", found) == []
+    assert missing_names("What did Xi Jinping say at the G20?", found) == ["Xi", "Jinping"]
+
+
+def test_a_headline_leads_the_quote_only_when_it_names_something_new():
+    from byline.answer import _names_something_new
+
+    assert _names_something_new("'Squid Game' renewed for season 2", "the wildly popular South Korean show is green lit. Which show was green lit?")
+    assert not _names_something_new("Biden and Putin met in Geneva", "Putin and Biden met in Geneva in June. Where did they meet?")
 
 
 def test_follow_up_is_rewritten_with_the_conversation(bundled_engine):

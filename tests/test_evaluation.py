@@ -126,6 +126,8 @@ def test_median_words_ignores_citation_markers_and_refusals():
     ]
     assert [r.words for r in rows[:2]] == [1, 3]
     assert metrics.summarize(rows)["median_words"] == 2
+    # Ellipses and dashes around a trimmed quote are not words.
+    assert metrics.word_count("Squid Game is back — “… the show returns …” [1]") == 7
 
 
 def test_summary_of_a_set_without_unanswerable_questions_has_no_refusal_accuracy():

@@ -60,7 +60,8 @@ def reciprocal_rank(rank: int | None, k: int = 10) -> float:
 
 
 def word_count(reply: str) -> int:
-    return len(_MARKER.sub(" ", reply).split())
+    """Words of the reply: citation markers, ellipses and dashes are not words."""
+    return sum(any(ch.isalnum() for ch in token) for token in _MARKER.sub(" ", reply).split())
 
 
 @dataclass
