@@ -301,3 +301,12 @@ def stop_process(proc, grace: float = 15.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=5)
+
+
+def wait_for_line(log, text: str, proc, t0: float, timeout: float) -> float | None:
+    """Seconds from t0 until `text` appears in the app's log (polled every 50 ms)."""
+    while time.perf_counter() - t0 < timeout and proc.poll() is None:
+        if text in log.read_text(errors="replace"):
+            return time.perf_counter() - t0
+        time.sleep(0.05)
+    return None

@@ -7,18 +7,23 @@ How it measures
   * The bundled corpus (corpus/*.md) is copied to a temporary folder and indexed there, so the
     repository's index/ is never touched. The engine starts the packaged local model and warms
     up exactly as `python app.py` does.
-  * The Gradio app from byline.ui.build_app is launched in-process on a free 127.0.0.1 port with
-    the same queue settings as `serve`.
+  * The chat is started as users start it, `python app.py --port P` in its own process on a free
+    127.0.0.1 port, over that index, and timed once it logs that its models are loaded
+    (--in-process: byline.ui.build_app launched inside this process instead).
   * Each question is sent with gradio_client's `Client.submit(..., api_name="/ask")` from a fresh
     client (a fresh browser session, so no conversation history and no follow-up rewriting), and
     the streamed job updates are read as they arrive. "First token" is the first update whose
     answer bubble has any text (the update before it only shows the question); "full answer" is
     the final update (the engine's Done, with sources). Both are wall-clock from just before
     `submit`, so they include the queue, the websocket/SSE transport and the HTML rendering.
-  * Questions: the first N answerable, standalone questions of evals/bundled.jsonl (follow-ups and
+  * Questions: the first 2N answerable, standalone questions of evals/bundled.jsonl (follow-ups and
     unanswerable ones skipped), after one warm-up question that is not among them.
-  * For comparison the same questions are also timed directly on Engine.stream() (no Gradio), so
-    the app's own overhead can be told apart from retrieval and generation.
+  * For comparison, as many other questions of the set (every second one: the web app gets the
+    1st, 3rd, …, the engine the 2nd, 4th, …) are timed directly on Engine.stream() (no Gradio),
+    so the app's own overhead can be told apart from retrieval and generation. They are not the
+    same questions because llama.cpp caches the prompts it has seen: a repeated question would
+    be answered ~0.3 s sooner. The client runs in the app's process, so it also competes with
+    the app for the interpreter lock; a browser would not.
 
 Results are printed and written to benchmarks/results/chat_latency.json.
 """
@@ -34,10 +39,14 @@ import re
 import shutil
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import stop_process, wait_for_200, wait_for_line  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -141,13 +150,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top-k", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "chat_latency.json")
     parser.add_argument("--no-engine-baseline", action="store_true", help="skip the direct Engine.stream() timings")
+    parser.add_argument("--in-process", action="store_true", help="launch the app inside this process (shares the interpreter lock with the client)")
     args = parser.parse_args(argv)
 
     from byline import Engine
     from byline.config import load_settings
     from byline.ui import build_app, launch
 
-    warm_q, questions = load_questions(args.eval_set, args.questions)
+    # Alternate questions between the two passes: llama.cpp keeps the prompts it has seen, so a
+    # question timed a second time would find its prompt cached and look ~0.3 s faster.
+    warm_q, pool = load_questions(args.eval_set, 2 * args.questions)
+    questions, engine_questions = pool[0::2], pool[1::2]
     work = Path(tempfile.mkdtemp(prefix="byline-bench-"))
     try:
         shutil.copytree(args.corpus, work / "corpus")
@@ -159,8 +172,21 @@ def main(argv: list[str] | None = None) -> int:
         engine.warm_up()
         print(f"indexed {report.summary()}; models ready in {time.perf_counter() - t:.1f} s", file=sys.stderr)
 
-        app = build_app(engine)
-        _, url = launch(app, engine, host="127.0.0.1", port=free_port())
+        app = proc = None
+        if args.in_process:
+            app = build_app(engine)
+            _, url = launch(app, engine, host="127.0.0.1", port=free_port())
+        else:
+            # The chat as users run it: its own process (`python app.py`), so this client does not
+            # compete with the app for the interpreter lock.
+            port = free_port()
+            cmd = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--index-dir", str(work / "index"),
+                   "--corpus-dir", str(work / "corpus"), "--backend", args.backend]  # fmt: skip
+            proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(work / "app.log", "wb"), stdin=subprocess.DEVNULL)
+            url = f"http://127.0.0.1:{port}/"
+            if wait_for_200(url, proc, 180) is None:
+                raise SystemExit(f"the app did not start: {(work / 'app.log').read_text(errors='replace')[-2000:]}")
+            wait_for_line(work / "app.log", "Models loaded in", proc, time.perf_counter(), 180)
         load_before = os.getloadavg()
         try:
             print(f"warm-up: {warm_q}", file=sys.stderr)
@@ -170,12 +196,18 @@ def main(argv: list[str] | None = None) -> int:
                 row = time_through_app(url, q, args.backend, args.top_k)
                 rows.append(row)
                 print(f"[{i:2}/{len(questions)}] first token {row['first_token_s']:.3f} s  full {row['full_answer_s']:.3f} s  {row['mode']:<10} {q}", file=sys.stderr)
+            if proc is not None:
+                stop_process(proc)  # its llama.cpp server too: the engine pass below has its own
+                proc = None
             engine_rows = []
             if not args.no_engine_baseline:
                 time_engine(engine, warm_q, args.top_k)
-                engine_rows = [time_engine(engine, q, args.top_k) for q in questions]
+                engine_rows = [time_engine(engine, q, args.top_k) for q in engine_questions]
         finally:
-            app.close()
+            if app is not None:
+                app.close()
+            if proc is not None:
+                stop_process(proc)
             load_after = os.getloadavg()
             engine.close()
     finally:
@@ -183,8 +215,11 @@ def main(argv: list[str] | None = None) -> int:
 
     result = {
         "benchmark": "chat_latency",
-        "method": "gradio_client Client.submit(api_name='/ask') against byline.ui.build_app launched in-process on 127.0.0.1; "
-        "streamed job updates timed from submit; a fresh client (session) per question; median over the questions after one warm-up",
+        "method": "gradio_client Client.submit(api_name='/ask') against the app on 127.0.0.1 ("
+        + ("byline.ui.build_app launched in-process" if args.in_process else "`python app.py` in its own process")
+        + "); "
+        "streamed job updates timed from submit; a fresh client (session) per question; median over the questions after one warm-up; "
+        "the engine-only pass uses the other half of the questions (alternating) so no prompt is served from llama.cpp's cache",
         "backend": args.backend,
         "corpus": str(args.corpus.relative_to(ROOT) if args.corpus.is_relative_to(ROOT) else args.corpus),
         "eval_set": str(args.eval_set.relative_to(ROOT) if args.eval_set.is_relative_to(ROOT) else args.eval_set),

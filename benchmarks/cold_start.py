@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, ROOT, free_port, machine, mib, print_footer, rel, sample_corpus, stop_process, tree_rss, wait_for_200, write_result  # noqa: E402
+from _common import RESULTS, ROOT, free_port, wait_for_line, machine, mib, print_footer, rel, sample_corpus, stop_process, tree_rss, wait_for_200, write_result  # noqa: E402
 
 
 def launch_once(base: list[str], timeout: float, log: Path) -> dict:
@@ -46,7 +46,7 @@ def launch_once(base: list[str], timeout: float, log: Path) -> dict:
             waited = wait_for_200(f"http://127.0.0.1:{port}/", proc, timeout)
             ready = None if waited is None else time.perf_counter() - t0
             rss = tree_rss(proc.pid) if ready is not None else None
-            loaded = _wait_for_line(log, MODELS_LOADED, proc, t0, timeout) if ready is not None else None
+            loaded = wait_for_line(log, MODELS_LOADED, proc, t0, timeout) if ready is not None else None
         finally:
             stop_process(proc)
     return {
@@ -58,15 +58,6 @@ def launch_once(base: list[str], timeout: float, log: Path) -> dict:
 
 
 MODELS_LOADED = "Models loaded in"  # printed by byline.ui when the background warm-up ends
-
-
-def _wait_for_line(log: Path, text: str, proc, t0: float, timeout: float) -> float | None:
-    """Seconds from t0 until `text` appears in the app's log (polled every 50 ms)."""
-    while time.perf_counter() - t0 < timeout and proc.poll() is None:
-        if text in log.read_text(errors="replace"):
-            return time.perf_counter() - t0
-        time.sleep(0.05)
-    return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,8 +27,8 @@ MAX_QUOTE_WORDS = 40
 FOLLOW_UP_MARGIN = 1.5
 LONG_QUESTION_WORDS, LONG_QUESTION_SLOPE = 8, 0.15  # measured on RealTimeQA dev and evals/bundled.jsonl
 QUOTE_WINDOW_STRIDE = 3  # words between the candidate windows of a run-on sentence
-PAIRED_SENTENCES = 4
-SCORED_SENTENCES = 16  # sentences the cross-encoder reads, chosen by word overlap with the question
+PAIRED_SENTENCES = 3  # the winning pair was around one of the three best sentences on both sets
+SCORED_SENTENCES = 12  # sentences the cross-encoder reads, chosen by word overlap with the question
 ARTICLE_RANK_WEIGHT, MAX_ARTICLE_RANK = 1.0, 2  # logits per article rank, capped; RealTimeQA citation accuracy 0.40 → 0.50
 
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"

@@ -24,7 +24,7 @@ BUNDLED = ROOT / "evals" / "bundled.jsonl"
 RTQA = SHARED / "benchmarks" / "realtimeqa"
 
 # Measured with the extractive backend (docs/EVALUATION.md); the floors leave room for noise.
-BUNDLED_FLOORS = {"answer_accuracy": 0.70, "refusal_accuracy": 0.83, "hit@5": 0.95}  # measured 0.75, 0.83, 1.0 (2026-11-25, lead-vector index)
+BUNDLED_FLOORS = {"answer_accuracy": 0.75, "refusal_accuracy": 0.9, "hit@5": 0.95}  # measured 0.80, 0.92, 1.0 (2026-11-25, session 3)
 RTQA_SLICE_FLOORS = {"hit@5": 0.7}
 
 
