@@ -1,9 +1,11 @@
 """From reranked passages to a cited answer, designed around a very small generator.
 
-1. Evidence: the sentences of the top passages (and adjacent pairs around the best ones), scored
-   by the cross-encoder against the question; a passage scores as its best sentence.
-2. Gate: when no sentence scores above the answer threshold, or none has the kind of fact the
-   question asks for (a date for "when", a count for "how many"), refuse.
+1. Evidence: of the top passages' sentences, the 12 sharing most words with the question (and
+   adjacent pairs around the best ones), scored by the cross-encoder against the question; a
+   passage scores as its best sentence.
+2. Gate: when no sentence scores above the answer threshold, none has the kind of fact the
+   question asks for (a date for "when", a count for "how many"), or no candidate passage names
+   a name of the question or the category it asks for, refuse.
 3. Generate from one short passage only (a 135M model invents facts when handed many), then check
    the answer against that passage: every number and name must be there and most content words.
    An unsupported or empty answer falls back to quoting the best sentence.
