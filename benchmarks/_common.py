@@ -303,6 +303,9 @@ def stop_process(proc, grace: float = 15.0) -> None:
         proc.wait(timeout=5)
 
 
+MODELS_LOADED = "Models loaded in"  # what `serve` logs when its background warm-up ends (byline/ui.py)
+
+
 def wait_for_line(log, text: str, proc, t0: float, timeout: float) -> float | None:
     """Seconds from t0 until `text` appears in the app's log (polled every 50 ms)."""
     while time.perf_counter() - t0 < timeout and proc.poll() is None:

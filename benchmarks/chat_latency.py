@@ -37,7 +37,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,7 +45,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import stop_process, wait_for_200, wait_for_line  # noqa: E402
+from _common import MODELS_LOADED, free_port, stop_process, wait_for_200, wait_for_line  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -135,12 +134,6 @@ def median(values: list[float | None]) -> float | None:
     return round(statistics.median(vals), 4) if vals else None
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", default="local", choices=["local", "extractive"], help="answer generator (default: local)")
@@ -186,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             url = f"http://127.0.0.1:{port}/"
             if wait_for_200(url, proc, 180) is None:
                 raise SystemExit(f"the app did not start: {(work / 'app.log').read_text(errors='replace')[-2000:]}")
-            wait_for_line(work / "app.log", "Models loaded in", proc, time.perf_counter(), 180)
+            wait_for_line(work / "app.log", MODELS_LOADED, proc, time.perf_counter(), 180)
         load_before = os.getloadavg()
         try:
             print(f"warm-up: {warm_q}", file=sys.stderr)

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, ROOT, free_port, wait_for_line, machine, mib, print_footer, rel, sample_corpus, stop_process, tree_rss, wait_for_200, write_result  # noqa: E402
+from _common import MODELS_LOADED, RESULTS, ROOT, free_port, wait_for_line, machine, mib, print_footer, rel, sample_corpus, stop_process, tree_rss, wait_for_200, write_result  # noqa: E402
 
 
 def launch_once(base: list[str], timeout: float, log: Path) -> dict:
@@ -55,9 +55,6 @@ def launch_once(base: list[str], timeout: float, log: Path) -> dict:
         "rss_mib": mib(rss),
         "exit_code_after_stop": proc.returncode,
     }
-
-
-MODELS_LOADED = "Models loaded in"  # printed by byline.ui when the background warm-up ends
 
 
 def main(argv: list[str] | None = None) -> int:

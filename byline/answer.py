@@ -119,7 +119,7 @@ def focus_noun(question: str) -> str | None:
     if not m:
         return None
     noun = m.group(1).lower()
-    if noun in _IMPLICIT_NOUNS or noun.removesuffix("s") in _IMPLICIT_NOUNS or noun in set(stopwords("english")) or noun.endswith("ed"):
+    if noun in _IMPLICIT_NOUNS or noun.removesuffix("s") in _IMPLICIT_NOUNS or noun in stopwords("english") or noun.endswith("ed"):
         return None
     return noun
 
@@ -127,7 +127,7 @@ def focus_noun(question: str) -> str | None:
 def question_names(question: str) -> list[str]:
     """Names and figures the question mentions: capitalised words after the first, and numbers of
     two or more digits ("US-Russia" counts as US and Russia, "Peskov's" as Peskov)."""
-    stop = set(stopwords("english"))
+    stop = stopwords("english")
     names = []
     for i, token in enumerate(question.split()):
         parts = re.split(r"[-–—/]", token)
@@ -140,10 +140,11 @@ def question_names(question: str) -> list[str]:
     return names
 
 
-def missing_names(question: str, passages: list[ScoredPassage]) -> list[str]:
-    """The question's names that no candidate passage (title or text) mentions. "What did Xi Jinping
-    say about the call?" answered from passages that never name Xi is answered about someone else."""
-    evidence = _squash(" ".join(f"{c.passage.title} {c.passage.text}" for c in passages))
+def missing_names(question: str, candidates: str) -> list[str]:
+    """The question's names that the candidate passages' text (titles included) never mentions.
+    "What did Xi Jinping say about the call?" answered from passages that never name Xi is
+    answered about someone else."""
+    evidence = _squash(candidates)
     return [n for n in question_names(question) if _squash(n) not in evidence]
 
 
@@ -279,13 +280,15 @@ class AnswerBuilder:
         plan.sentences = sorted(units, key=lambda u: u.rank_score, reverse=True)
         best_unit = max((x.score for x in units), default=float("-inf"))
         noun = focus_noun(question)
+        # What the name and category gates look in: every candidate passage, titles included.
+        candidates = " ".join(f"{c.passage.title} {c.passage.text}" for c in retrieved).lower()
         if best_unit < answer_threshold(s.answer_threshold, question, follow_up):
             plan.refused, plan.reason = True, "no sentence answers the question"
         elif kind and not any(has_kind(x.text, kind) for x in plan.sentences[:3]):
             plan.refused, plan.reason = True, f"no passage states the {kind} asked for"
-        elif noun and not any(_stem(noun) in f"{c.passage.title} {c.passage.text}".lower() for c in retrieved):
+        elif noun and _stem(noun) not in candidates:
             plan.refused, plan.reason = True, f"no passage names the {noun} asked for"
-        elif missing := missing_names(asked or question, retrieved):
+        elif missing := missing_names(asked or question, candidates):
             plan.refused, plan.reason = True, f"no passage mentions {missing[0]}"
         return plan
 
@@ -380,7 +383,7 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d[\d,.:]*")
 
 
 def _content_words(text: str) -> list[str]:
-    stop = set(stopwords("english"))
+    stop = stopwords("english")
     return [w for w in (t.lower().strip("'’.,-") for t in _WORD.findall(text)) if w and w not in stop and len(w) > 2 or w.isdigit()]
 
 
@@ -403,7 +406,7 @@ def _supported(sentence: str, passage: str) -> bool:
         return False
     # Names: capitalised words after the first word must appear in the passage.
     tokens = _WORD.findall(sentence)
-    names = [t for t in tokens[1:] if t[:1].isupper() and t.lower() not in set(stopwords("english"))]
+    names = [t for t in tokens[1:] if t[:1].isupper() and t.lower() not in stopwords("english")]
     if any(n.lower().strip("'’") not in low for n in names):
         return False
     # A small model's paraphrase is where facts get mixed up: every content word must be in the evidence.

@@ -10,7 +10,6 @@ the sentences around them stay intact.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 # Whole lines (matched against the stripped line, case-insensitive).
 _LINE_PATTERNS = [
@@ -76,13 +75,9 @@ def _is_foreign_teaser(line: str) -> bool:
     words = [w for w in re.findall(r"[a-záéíóúñüçàèìòùâêîôûäöß]+", line.lower()) if len(w) > 1]
     if not 5 <= len(words) <= 30:
         return False
-    english = sum(w in _stopwords("english") for w in words)
-    foreign = max(sum(w in _stopwords(lang) for w in words) for lang in ("spanish", "french", "portuguese", "italian", "german"))
-    return foreign >= 3 and english == 0
-
-
-@lru_cache(maxsize=None)
-def _stopwords(lang: str) -> frozenset[str]:
     from byline.nltk_data import stopwords
 
-    return frozenset(stopwords(lang))
+    english = sum(w in stopwords("english") for w in words)
+    foreign = max(sum(w in stopwords(lang) for w in words) for lang in ("spanish", "french", "portuguese", "italian", "german"))
+    return foreign >= 3 and english == 0
+

@@ -33,11 +33,12 @@ def _punkt():
 
 
 @lru_cache(maxsize=None)
-def stopwords(lang: str = "english") -> list[str]:
+def stopwords(lang: str = "english") -> frozenset[str]:
+    """The language's stopwords as a set, built once: callers test membership word by word."""
     _data_dir()
     from nltk.corpus import stopwords as sw
 
-    return sw.words(lang)
+    return frozenset(sw.words(lang))
 
 
 # Scrapes often glue sentences without a space ("Istanbul.In this line"); punkt needs the space.

@@ -90,11 +90,9 @@ def test_questions_the_articles_do_not_cover_are_refused(bundled_engine, questio
 
 def test_names_in_the_question_must_be_in_the_candidates():
     from byline.answer import missing_names, question_names
-    from byline.types import Passage, ScoredPassage
 
     assert question_names("Did US-Russia talks at the G-20 go on? What did Peskov's aide say in 2021?") == ["US", "Russia", "G-20", "Peskov", "2021"]
-    passage = Passage("a#0", "a", 0, "U.S. and Russian envoys met in 2021; Peskov spoke.", 0, 50, title="Talks at the G20")
-    found = [ScoredPassage(passage, 1.0)]
+    found = "Talks at the G20 U.S. and Russian envoys met in 2021; Peskov spoke."  # a candidate's title and text
     assert missing_names("What did Peskov say at the G-20 in 2021?", found) == []
     assert missing_names("What did Xi Jinping say at the G20?", found) == ["Xi", "Jinping"]
 
