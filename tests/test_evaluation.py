@@ -21,6 +21,7 @@ from byline.evaluation.runner import ask_all, history_for, run_cli
 from byline.types import Answer, Citation, Passage, ScoredPassage, Turn
 
 BUNDLED = ROOT / "evals" / "bundled.jsonl"
+HELD_OUT = ROOT / "evals" / "heldout.jsonl"
 RTQA = SHARED / "benchmarks" / "realtimeqa"
 
 # Measured with the extractive backend (docs/EVALUATION.md); the floors leave room for noise.
@@ -196,6 +197,20 @@ def test_bundled_set_loads_and_is_consistent():
     assert all(set(x.sources) <= ids for x in questions)
     assert sum(x.unanswerable for x in questions) == 12
     assert load_questions(BUNDLED, limit=5) == questions[:5]
+
+
+def test_held_out_set_is_consistent_with_the_corpus():
+    from byline.corpus import read_articles
+    from byline.evaluation.metrics import normalize
+
+    questions = load_questions(HELD_OUT)
+    texts = {a.id: normalize(f"{a.title} {a.text}") for a in read_articles([CORPUS])}
+    assert len(questions) == 24 and sum(x.unanswerable for x in questions) == 6
+    assert not {x.id for x in questions} & {x.id for x in load_questions(BUNDLED)}
+    for x in questions:
+        assert set(x.sources) <= set(texts), x.id
+        # Every answerable question's answer is in one of its sources, as the scorer reads it.
+        assert x.unanswerable or any(normalize(a) in texts[s] for a in x.answers for s in x.sources), x.id
 
 
 def test_bad_lines_are_reported_with_their_line_numbers(tmp_path):
