@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from byline.config import Settings
-from byline.nltk_data import sentence_spans, stopwords
+from byline.nltk_data import open_quote, sentence_spans, stopwords
 from byline.types import Answer, Citation, ScoredPassage
 
 REFUSAL_TEXT = "The articles don't cover this question."
@@ -29,8 +29,10 @@ MAX_QUOTE_WORDS = 40
 FOLLOW_UP_MARGIN = 1.5
 LONG_QUESTION_WORDS, LONG_QUESTION_SLOPE = 8, 0.15  # measured on RealTimeQA dev and evals/bundled.jsonl
 QUOTE_WINDOW_STRIDE = 3  # words between the candidate windows of a run-on sentence
+QUOTE_CLOSE_WORDS = 8  # a quote window grows by up to this many words to close a quoted title
 PAIRED_SENTENCES = 3  # the winning pair was around one of the three best sentences on both sets
 SCORED_SENTENCES = 12  # sentences the cross-encoder reads, chosen by word overlap with the question
+FOCUS_BONUS = 1.5  # logits for a sentence that names the category a "which X" question asks for
 ARTICLE_RANK_WEIGHT, MAX_ARTICLE_RANK = 1.0, 2  # logits per article rank, capped; RealTimeQA citation accuracy 0.40 → 0.50
 
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
@@ -59,11 +61,21 @@ _DURATION_RE = re.compile(
 )
 
 
-def has_kind(text: str, kind: str | None) -> bool:
+_MONTH_NAME = re.compile(r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\b")
+
+
+def _months(text: str) -> set[str]:
+    return {m.group(1) for m in _MONTH_NAME.finditer(text) if m.group().lower() in _MONTHS.split("|")}
+
+
+def has_kind(text: str, kind: str | None, question: str = "") -> bool:
+    """Whether `text` states the kind of fact asked for. A date asked for within a month ("on what
+    date in December …") must be in that month: "in January" does not answer it."""
     if kind == "duration":
         return bool(_DURATION_RE.search(text))
     if kind == "date":
-        return bool(_DATE_RE.search(text))
+        asked = _months(question)
+        return bool(_DATE_RE.search(text)) and (not asked or bool(asked & _months(text)))
     if kind == "count":
         # A count must not be only a day of a date ("June 16") or a year.
         stripped = re.sub(rf"\b(?:{_MONTHS})\s+\d{{1,2}}\b|\b\d{{1,2}}\s+(?:{_MONTHS})\b", " ", text, flags=re.IGNORECASE)
@@ -124,6 +136,11 @@ def focus_noun(question: str) -> str | None:
     return noun
 
 
+def names_noun(text: str, noun: str | None) -> int:
+    """1 when `text` names the category asked for ("documentary", "programme" ~ "program")."""
+    return int(bool(noun) and any(_stem(w) == _stem(noun) for w in _content_words(text)))
+
+
 def question_names(question: str) -> list[str]:
     """Names and figures the question mentions: capitalised words after the first, and numbers of
     two or more digits ("US-Russia" counts as US and Russia, "Peskov's" as Peskov)."""
@@ -161,15 +178,15 @@ def answer_threshold(base: float, question: str, follow_up: bool = False) -> flo
     return base - LONG_QUESTION_SLOPE * max(0, words - LONG_QUESTION_WORDS) - (FOLLOW_UP_MARGIN if follow_up else 0.0)
 
 
-def _most_overlapping(question: str, sentences: list[Sentence], n: int, kind: str | None) -> list[Sentence]:
+def _most_overlapping(question: str, sentences: list[Sentence], n: int, kind: str | None, noun: str | None = None) -> list[Sentence]:
     """The n sentences that share the most words (Porter stems) with the question, counting the
-    kind of fact asked for as one more word and half the better neighbour's count ("… a phone call
+    kind of fact asked for and the category asked for as one more word each, and half the better neighbour's count ("… a phone call
     took place. It lasted 50 minutes."); ties go to the better passage. The cross-encoder is the
     costly step (about 60 % of an answer's time), so it reads these only."""
     if len(sentences) <= n:
         return sentences
     words = _porter_words(question)
-    own = [len(words & _porter_words(u.text)) + (1 if kind and has_kind(u.text, kind) else 0) for u in sentences]
+    own = [len(words & _porter_words(u.text)) + (1 if kind and has_kind(u.text, kind, question) else 0) + names_noun(u.text, noun) for u in sentences]
 
     def neighbour(i: int) -> int:
         same = [j for j in (i - 1, i + 1) if 0 <= j < len(sentences) and sentences[j].passage_rank == sentences[i].passage_rank]
@@ -228,18 +245,19 @@ class AnswerBuilder:
             plan.refused, plan.reason = True, "no passage matches the question"
             return plan
         kind = expected_kind(question)
-        spans = [sentence_spans(c.passage.text) for c in plan.passages]
+        spans = [sentence_spans(c.passage.text, quotable=True) for c in plan.passages]
         # A sentence that asks a question answers none (news quizzes and FAQs quote questions
         # verbatim, and the cross-encoder scores such a sentence highest of all).
         spans = [[(a, b) for a, b in ss if not _is_question(c.passage.text[a:b])] for c, ss in zip(plan.passages, spans)]
         singles = [Sentence(rank, a, b, c.passage.text[a:b]) for rank, c in enumerate(plan.passages) for a, b in spans[rank]]
-        singles = _most_overlapping(question, singles, SCORED_SENTENCES, kind)
+        noun = focus_noun(question)
+        singles = _most_overlapping(question, singles, SCORED_SENTENCES, kind, noun)
         self._score(question, singles)
         # The fact often sits in the sentence after (or before) the one that matches the question,
         # so adjacent pairs are scored too, but only around the best sentences: scoring every pair
         # doubled the cross-encoder time for no measured gain.
         pairs: dict[tuple[int, int], Sentence] = {}
-        for u in sorted(singles, key=lambda x: x.score, reverse=True)[:PAIRED_SENTENCES]:
+        for u in sorted(singles, key=lambda x: x.score + FOCUS_BONUS * names_noun(x.text, noun), reverse=True)[:PAIRED_SENTENCES]:
             ss = spans[u.passage_rank]
             i = next(j for j, (a, _) in enumerate(ss) if a == u.start)
             for first in (i - 1, i):
@@ -274,17 +292,17 @@ class AnswerBuilder:
             u.rank_score = (
                 u.score
                 + 0.3 * plan.passages[u.passage_rank].score
-                + (2.0 if has_kind(u.text, kind) else -4.0 if kind else 0.0)
+                + (2.0 if has_kind(u.text, kind, question) else -4.0 if kind else 0.0)
+                + FOCUS_BONUS * names_noun(u.text, noun)
                 - ARTICLE_RANK_WEIGHT * min(MAX_ARTICLE_RANK, article_rank.get(plan.passages[u.passage_rank].passage.article_id, 0))
             )
         plan.sentences = sorted(units, key=lambda u: u.rank_score, reverse=True)
         best_unit = max((x.score for x in units), default=float("-inf"))
-        noun = focus_noun(question)
         # What the name and category gates look in: every candidate passage, titles included.
         candidates = " ".join(f"{c.passage.title} {c.passage.text}" for c in retrieved).lower()
         if best_unit < answer_threshold(s.answer_threshold, question, follow_up):
             plan.refused, plan.reason = True, "no sentence answers the question"
-        elif kind and not any(has_kind(x.text, kind) for x in plan.sentences[:3]):
+        elif kind and not any(has_kind(x.text, kind, question) for x in plan.sentences[:3]):
             plan.refused, plan.reason = True, f"no passage states the {kind} asked for"
         elif noun and _stem(noun) not in candidates:
             plan.refused, plan.reason = True, f"no passage names the {noun} asked for"
@@ -324,9 +342,14 @@ class AnswerBuilder:
             starts.append(len(words) - MAX_QUOTE_WORDS)
         windows = [" ".join(words[i : i + MAX_QUOTE_WORDS]) for i in starts]
         kind = expected_kind(question)
-        scores = [float(sc) + (2.0 if kind and has_kind(w, kind) else 0.0) for sc, w in zip(self.cross_encoder.score(question, windows), windows)]
+        scores = [float(sc) + (2.0 if kind and has_kind(w, kind, question) else 0.0) for sc, w in zip(self.cross_encoder.score(question, windows), windows)]
         i = max(range(len(windows)), key=scores.__getitem__)
-        return ("… " if starts[i] > 0 else "") + windows[i] + (" …" if starts[i] + MAX_QUOTE_WORDS < len(words) else "")
+        end = starts[i] + MAX_QUOTE_WORDS
+        # Never stop inside a short quoted title ("the documentary “The World on the …”").
+        closes = next((j for j in range(end, min(len(words), end + QUOTE_CLOSE_WORDS)) if re.search(r"[”’](?![A-Za-z])", words[j])), None)
+        if closes is not None and open_quote(" ".join(words[starts[i] : end])):
+            end = closes + 1
+        return ("… " if starts[i] > 0 else "") + " ".join(words[starts[i] : end]) + (" …" if end < len(words) else "")
 
     def messages(self, plan: Plan, multi: bool) -> list[dict]:
         """Chat messages for the generator: one passage for a small model, several numbered ones otherwise."""
@@ -354,7 +377,7 @@ class AnswerBuilder:
             options = [m - 1 for m in markers if 1 <= m <= len(given)] or list(range(len(given)))
             best_i = max(options, key=lambda i: _support(sentence, given[i].passage.text))
             evidence = given[best_i].passage.text if multi else plan.best.text
-            if not _supported(sentence, evidence) or not has_kind(sentence, expected_kind(plan.question)):
+            if not _supported(sentence, evidence) or not has_kind(sentence, expected_kind(plan.question), plan.question):
                 return self.extractive(plan, "fallback", "The model's answer was not supported by the passage; quoting the best supporting sentence instead.")
             if best_i not in cited:
                 start, end = _best_span(sentence, given[best_i].passage.text) if multi else (plan.best.start, plan.best.end)
@@ -422,7 +445,7 @@ def _adjacent(text: str, first: tuple[int, int], second: tuple[int, int]) -> boo
 
 
 def _best_span(sentence: str, passage: str) -> tuple[int, int]:
-    spans = sentence_spans(passage) or [(0, len(passage))]
+    spans = sentence_spans(passage, quotable=True) or [(0, len(passage))]
     return max(spans, key=lambda ab: _support(sentence, passage[ab[0] : ab[1]]))
 
 

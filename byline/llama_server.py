@@ -29,12 +29,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parallel", type=int, default=4)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cache-ram-mib", type=int, default=64)
+    ap.add_argument("--widen-cache", help="serve a Q8_0 copy of a 4-bit model, kept in this directory")
     args = ap.parse_args(argv)
+
+    model = Path(args.model)
+    if args.widen_cache:
+        from byline.gguf_widen import widen_to_q8
+
+        model = widen_to_q8(model, Path(args.widen_cache))
 
     import xllamacpp as xlc
 
     params = xlc.CommonParams()
-    params.model.path = args.model
+    params.model.path = str(model)
     params.hostnames = ["127.0.0.1"]
     params.port = args.port
     # Each parallel slot gets ctx/parallel tokens; our prompts are a few hundred tokens.

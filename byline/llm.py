@@ -150,6 +150,7 @@ class LocalServer:
             sys.executable, "-m", "byline.llama_server", "--model", str(model), "--port", str(self.port),
             "--ctx", str(s.llm_ctx), "--parallel", str(s.llm_parallel), "--threads", str(s.llm_threads),
             "--cache-ram-mib", str(s.llm_cache_ram_mib),
+            *(["--widen-cache", str(s.model_cache_dir)] if s.llm_widen_q8 else []),
         ]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent) + os.pathsep + os.environ.get("PYTHONPATH", "")}
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env)

@@ -97,6 +97,47 @@ def test_names_in_the_question_must_be_in_the_candidates():
     assert missing_names("What did Xi Jinping say at the G20?", found) == ["Xi", "Jinping"]
 
 
+def test_quoted_sentences_cut_scraped_run_ons_and_keep_quoted_titles_whole():
+    from byline.nltk_data import sentence_spans
+
+    def split(text, quotable):
+        return [text[a:b] for a, b in sentence_spans(text, quotable=quotable)]
+
+    run_on = (
+        "Biden said “we’ll see” in response to a question about a personal meeting with Putin in January "
+        "In January, after the New Year holidays, Moscow and Washington should hold talks on security."
+    )
+    assert len(split(run_on, False)) == 1  # chunking keeps punkt's sentences
+    assert split(run_on, True) == [run_on[: run_on.index(" In January")], run_on[run_on.index("In January") :]]
+    title = "This was stated by Dmitri Peskov in a fragment of the program ‘Moscow. Kremlin. Putin.’ Posted this Sunday."
+    assert split(title, True)[0].endswith("‘Moscow. Kremlin. Putin.’")
+    names = "Officials from both sides met for several hours on Tuesday in The Hague, where The New York Times reported that the talks, which had been expected to last a single day, would go on for the rest of the week."
+    assert split(names, True) == [names]  # "The" before a name does not start a sentence
+
+
+def test_a_date_asked_within_a_month_must_be_in_that_month():
+    from byline.answer import has_kind
+
+    question = "On what date in December did Biden and Putin hold their online talks?"
+    assert has_kind("The presidents held talks on December 7 online.", "date", question)
+    assert not has_kind("Talks should be held in January, after the holidays.", "date", question)
+    assert has_kind("Talks should be held in January, after the holidays.", "date", "When were talks to be held?")
+    assert has_kind("The call may come on Friday.", "date", "When may the call come?")  # "may" is no month
+
+
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("On what date in December did Biden and Putin hold their online talks?", "December 7"),  # not the glued "in January In January"
+        ("On which programme were Peskov's comments about the basis for a Putin-Biden meeting posted?", "Moscow. Kremlin. Putin."),
+        ("In which documentary did Lavrov say Russia's willingness to negotiate had not changed?", "The World on the Verge"),
+    ],
+)
+def test_answers_that_scraped_text_used_to_hide(bundled_engine, question, expected):
+    answer = bundled_engine.ask(question)
+    assert not answer.refused and expected in answer.answer, answer.answer
+
+
 def test_a_headline_leads_the_quote_only_when_it_names_something_new():
     from byline.answer import _names_something_new
 

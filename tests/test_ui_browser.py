@@ -149,6 +149,26 @@ FULLY_VISIBLE = """sel => {
 }"""
 
 
+# Puts 1500 px above the elements a selector matches, as a style sheet so it survives Gradio
+# re-rendering the conversation, with scroll anchoring off so the chat does not follow them down.
+PUSH_DOWN = """sel => {
+    const style = document.createElement('style');
+    style.id = 'byline-test-push';
+    style.textContent = sel + ' { margin-top: 1500px !important; } #byline-chat, #byline-chat * { overflow-anchor: none !important; }';
+    document.head.appendChild(style);
+}"""
+# Scrolls the window and the element's scrolling ancestors to the top; true once it is out of view.
+# Polled: the chat's autoscroll to the bottom may still fire after the last update of an answer.
+SCROLLED_AWAY = (
+    """sel => {
+    const el = document.querySelector(sel);
+    for (let p = el.parentElement; p; p = p.parentElement) p.scrollTop = 0;
+    window.scrollTo(0, 0);
+    return !(""" + FULLY_VISIBLE + """)(sel);
+}"""
+)
+
+
 def shot(page, artifacts: Path, name: str) -> None:
     page.screenshot(path=str(artifacts / f"ui-{name}.png"), full_page=True)
 
@@ -171,10 +191,11 @@ def test_geneva_answer_streams_cites_and_takes_a_follow_up(page, artifacts):
     assert "RBC" in card.locator(".byline-source-meta").inner_text()
     assert card.locator(".byline-source-title").inner_text().strip()
 
-    # Scroll the source out of view first, so the click has to bring it back.
-    page.locator(f"{sel} .byline-sources").evaluate("el => el.style.marginTop = '1500px'")
+    # Push the source out of view first, so the click has to bring it back. Scroll anchoring would
+    # follow the pushed-down panel if the chat was scrolled to it, so it is turned off.
+    page.evaluate(PUSH_DOWN, f"{sel} .byline-sources")
     target = chip.get_attribute("data-target")
-    assert not page.evaluate(FULLY_VISIBLE, f"#{target} mark")
+    page.wait_for_function(SCROLLED_AWAY, arg=f"#{target} mark")
     chip.click()
     page.wait_for_function(f"() => document.getElementById('{target}').classList.contains('byline-source-active')")
     mark = page.locator(f"#{target} mark")
@@ -182,7 +203,7 @@ def test_geneva_answer_streams_cites_and_takes_a_follow_up(page, artifacts):
     page.wait_for_function(FULLY_VISIBLE, arg=f"#{target} mark")  # the smooth scroll has brought it into view
     assert "June 2021" in mark.inner_text()
     shot(page, artifacts, "02-chip-clicked-source")
-    page.locator(f"{sel} .byline-sources").evaluate("el => el.style.marginTop = ''")
+    page.evaluate("() => document.getElementById('byline-test-push').remove()")
 
     sel = ask(page, "Who met there?")
     shot(page, artifacts, "03-follow-up")
