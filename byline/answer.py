@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from byline.config import Settings
-from byline.nltk_data import open_quote, sentence_spans, stopwords
+from byline.nltk_data import CLOSING_QUOTE, open_quote, sentence_spans, stopwords
 from byline.types import Answer, Citation, ScoredPassage
 
 REFUSAL_TEXT = "The articles don't cover this question."
@@ -62,10 +62,11 @@ _DURATION_RE = re.compile(
 
 
 _MONTH_NAME = re.compile(r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\b")
+_MONTH_WORDS = frozenset(_MONTHS.split("|"))
 
 
 def _months(text: str) -> set[str]:
-    return {m.group(1) for m in _MONTH_NAME.finditer(text) if m.group().lower() in _MONTHS.split("|")}
+    return {m.group(1) for m in _MONTH_NAME.finditer(text) if m.group().lower() in _MONTH_WORDS}
 
 
 def has_kind(text: str, kind: str | None, question: str = "") -> bool:
@@ -180,8 +181,9 @@ def answer_threshold(base: float, question: str, follow_up: bool = False) -> flo
 
 def _most_overlapping(question: str, sentences: list[Sentence], n: int, kind: str | None, noun: str | None = None) -> list[Sentence]:
     """The n sentences that share the most words (Porter stems) with the question, counting the
-    kind of fact asked for and the category asked for as one more word each, and half the better neighbour's count ("… a phone call
-    took place. It lasted 50 minutes."); ties go to the better passage. The cross-encoder is the
+    kind of fact asked for and the category asked for as one more word each, and half the better
+    neighbour's count ("… a phone call took place. It lasted 50 minutes."); ties go to the better
+    passage. The cross-encoder is the
     costly step (about 60 % of an answer's time), so it reads these only."""
     if len(sentences) <= n:
         return sentences
@@ -346,7 +348,7 @@ class AnswerBuilder:
         i = max(range(len(windows)), key=scores.__getitem__)
         end = starts[i] + MAX_QUOTE_WORDS
         # Never stop inside a short quoted title ("the documentary “The World on the …”").
-        closes = next((j for j in range(end, min(len(words), end + QUOTE_CLOSE_WORDS)) if re.search(r"[”’](?![A-Za-z])", words[j])), None)
+        closes = next((j for j in range(end, min(len(words), end + QUOTE_CLOSE_WORDS)) if CLOSING_QUOTE.search(words[j])), None)
         if closes is not None and open_quote(" ".join(words[starts[i] : end])):
             end = closes + 1
         return ("… " if starts[i] > 0 else "") + " ".join(words[starts[i] : end]) + (" …" if end < len(words) else "")

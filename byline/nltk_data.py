@@ -51,11 +51,12 @@ _GLUED = re.compile(r"(?<=[a-z][.!?])(?=[A-Z][a-z])")
 RUN_ON_WORDS = 30
 _MIN_PIECE_WORDS = 4
 _OPENERS = frozenset(
-    "in on at the this that these those he she it its they we you his her their our but and so yet "
+    "in on at this that these those he she it its they we you his her their our but and so yet "
     "after before when while if as there here according".split()
 )
 _LOWER_AFTER_STOP = re.compile(r"\b([a-z]{3,})\. (?=[a-z])")
-# "The" must be followed by a lowercase word: "in The Hague" and "The New York Times" are names.
+# "The" (not in _OPENERS) must be followed by a lowercase word: "in The Hague" and "The New York
+# Times" are names.
 _OPENER_NO_STOP = re.compile(r"(?<=[\w)]) (?:(The)(?= [a-z])|([A-Z][a-z]*)\b)")
 
 
@@ -63,7 +64,7 @@ def _run_on_cuts(sentence: str) -> list[int]:
     """Offsets inside one long sentence where a glued next sentence starts."""
     abbreviations = _punkt()._params.abbrev_types
     cuts = [m.end() for m in _LOWER_AFTER_STOP.finditer(sentence) if m.group(1) not in abbreviations]
-    cuts += [m.start() + 1 for m in _OPENER_NO_STOP.finditer(sentence) if m.group(1) or (m.group(2) or "").lower() in _OPENERS - {"the"}]
+    cuts += [m.start() + 1 for m in _OPENER_NO_STOP.finditer(sentence) if m.group(1) or (m.group(2) or "").lower() in _OPENERS]
     kept: list[int] = []
     for cut in sorted(cuts):
         before = sentence[kept[-1] if kept else 0 : cut]
@@ -73,6 +74,8 @@ def _run_on_cuts(sentence: str) -> list[int]:
 
 
 _SHORT_QUOTE_END = 6  # words after a stop before the quote closes: "the program ‘Moscow. Kremlin. Putin.’"
+# A closing quotation mark; ’ doubles as the apostrophe ("it’s"), so only a ’ not followed by a letter.
+CLOSING_QUOTE = re.compile(r"[”’](?![A-Za-z])")
 
 
 def open_quote(text: str) -> bool:
@@ -92,7 +95,7 @@ def _rejoin_short_quotes(text: str, spans: list[tuple[int, int]]) -> list[tuple[
         if open_quote(text[a:b]):
             line_end = text.find("\n", b)
             rest = text[b : len(text) if line_end < 0 else line_end]
-            closing = re.search(r"[”’](?![A-Za-z])", rest)
+            closing = CLOSING_QUOTE.search(rest)
             if closing and len(rest[: closing.start()].split()) <= _SHORT_QUOTE_END:
                 limit = b + closing.end()
                 while i < len(spans) and spans[i][0] < limit:
