@@ -21,6 +21,7 @@ from pathlib import Path
 
 from byline.config import Settings
 from byline.nltk_data import CLOSING_QUOTE, open_quote, sentence_spans, stopwords
+from byline.places import CALENDAR_WORDS, place_names
 from byline.types import Answer, Citation, ScoredPassage
 
 REFUSAL_TEXT = "The articles don't cover this question."
@@ -35,6 +36,11 @@ SCORED_SENTENCES = 12  # sentences the cross-encoder reads, chosen by word overl
 FOCUS_BONUS = 1.5  # logits for a sentence that names the category a "which X" question asks for
 ARTICLE_RANK_WEIGHT, MAX_ARTICLE_RANK = 1.0, 2  # logits per article rank, capped; RealTimeQA citation accuracy 0.40 → 0.50
 
+# A place list misses small towns and buildings, so only these kinds refuse when no sentence has one.
+GATED_KINDS = ("date", "count", "duration")
+# Logits for a sentence with (without) the kind of fact asked for. What someone said is often
+# reported without quotation marks, so a sentence without them is not pushed down.
+KIND_BONUS, KIND_MISS = 2.0, {"quote": 0.0}
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
 _DATE_RE = re.compile(
     rf"\b(?:{_MONTHS})\b|\b(?:19|20)\d\d\b|\b\d{{1,2}}[/.]\d{{1,2}}[/.]\d{{2,4}}\b|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tomorrow|tonight)\b|\b(?:last|next|this) (?:week|month|year)\b|\b(?:early|mid|late)-?\s?(?:{_MONTHS})\b|\bnew year\b",
@@ -44,15 +50,21 @@ _NUMBER_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve
 _COUNT_RE = re.compile(rf"\b(?!(?:19|20)\d\d\b)\d[\d,.]*\b|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE)
 
 
+# The kind of fact a question asks for, by its wording; the first match wins.
+_KIND_PATTERNS = [
+    (re.compile(r"^(when\b|(on |in |by )?(what|which) (dates?|days?|year|month|time)\b)"), "date"),
+    (re.compile(r"^how long\b"), "duration"),
+    (re.compile(r"^(how (many|much|old|far)\b|what (percentage|number|share|amount)\b)"), "count"),
+    (re.compile(r"\b(which|what) (city|cities|town|capital)\b"), "city"),
+    (re.compile(r"\b(which|what) (country|countries|nation)\b"), "country"),
+    (re.compile(r"^where\b"), "place"),
+    (re.compile(r"^what did .+ (say|tell|reply|answer|write|tweet)\b"), "quote"),
+]
+
+
 def expected_kind(question: str) -> str | None:
     q = question.lower().strip()
-    if re.match(r"^(when\b|(on |in |by )?(what|which) (dates?|days?|year|month|time)\b)", q):
-        return "date"
-    if re.match(r"^how long\b", q):
-        return "duration"
-    if re.match(r"^(how (many|much|old|far)\b|what (percentage|number|share|amount)\b)", q):
-        return "count"
-    return None
+    return next((kind for pattern, kind in _KIND_PATTERNS if pattern.search(q)), None)
 
 
 _DURATION_RE = re.compile(
@@ -61,8 +73,22 @@ _DURATION_RE = re.compile(
 )
 
 
+# "in Geneva", "at the Kremlin", "near Kharkiv": a place GeoNames may not list (regions, buildings, small towns).
+_PLACE_PHRASE = re.compile(rf"\b(?i:in|at|near|outside|inside)\s+(?:the\s+)?(?!(?i:{CALENDAR_WORDS})\b)[A-Z]")
+# Direct speech: a quotation mark close to a verb of saying, before or after it, in one sentence
+# ("Biden said “we’ll see”", "“Let’s see,” he said"); a quotation elsewhere in a pair does not count.
+_SAYING = r"(?:say|says|said|tell|tells|told|add|adds|added|state|states|stated|repl(?:y|ies|ied)|answer(?:s|ed)?|ask(?:s|ed)?|note(?:s|d)?|wr(?:ite|ites|ote)|explain(?:s|ed)?|declare(?:s|d)?|according to)"
+_QUOTATION = re.compile(rf"\b{_SAYING}\b[^.!?“”\"«»]{{0,60}}[“\"«‘]|[”\"»’][^.!?“”\"«»]{{0,40}}\b{_SAYING}\b", re.IGNORECASE)
 _MONTH_NAME = re.compile(r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\b")
 _MONTH_WORDS = frozenset(_MONTHS.split("|"))
+
+
+_PROSPECTIVE = re.compile(r"\b(?:will|could|may|might|shall|(?:plans?|planning|intends?|expected|yet) to|not yet|undecided)\b", re.IGNORECASE)
+
+
+def asks_what_happened(question: str) -> bool:
+    """A yes/no question about the past ("Did … ?"), which a forecast does not answer."""
+    return bool(re.match(r"^\s*did\b", question, re.IGNORECASE))
 
 
 def _months(text: str) -> set[str]:
@@ -81,6 +107,15 @@ def has_kind(text: str, kind: str | None, question: str = "") -> bool:
         # A count must not be only a day of a date ("June 16") or a year.
         stripped = re.sub(rf"\b(?:{_MONTHS})\s+\d{{1,2}}\b|\b\d{{1,2}}\s+(?:{_MONTHS})\b", " ", text, flags=re.IGNORECASE)
         return bool(_COUNT_RE.search(stripped))
+    if kind in ("city", "country", "place"):
+        cities, countries = place_names(text, located=kind != "country")
+        if kind == "city":
+            return bool(cities)
+        if kind == "country":
+            return bool(countries)
+        return bool(cities or countries or _PLACE_PHRASE.search(text))
+    if kind == "quote":
+        return bool(_QUOTATION.search(text))
     return True
 
 
@@ -294,7 +329,7 @@ class AnswerBuilder:
             u.rank_score = (
                 u.score
                 + 0.3 * plan.passages[u.passage_rank].score
-                + (2.0 if has_kind(u.text, kind, question) else -4.0 if kind else 0.0)
+                + (KIND_BONUS if has_kind(u.text, kind, question) else -KIND_MISS.get(kind, 4.0) if kind else 0.0)
                 + FOCUS_BONUS * names_noun(u.text, noun)
                 - ARTICLE_RANK_WEIGHT * min(MAX_ARTICLE_RANK, article_rank.get(plan.passages[u.passage_rank].passage.article_id, 0))
             )
@@ -304,12 +339,16 @@ class AnswerBuilder:
         candidates = " ".join(f"{c.passage.title} {c.passage.text}" for c in retrieved).lower()
         if best_unit < answer_threshold(s.answer_threshold, question, follow_up):
             plan.refused, plan.reason = True, "no sentence answers the question"
-        elif kind and not any(has_kind(x.text, kind, question) for x in plan.sentences[:3]):
+        elif kind in GATED_KINDS and not any(has_kind(x.text, kind, question) for x in plan.sentences[:3]):
             plan.refused, plan.reason = True, f"no passage states the {kind} asked for"
         elif noun and _stem(noun) not in candidates:
             plan.refused, plan.reason = True, f"no passage names the {noun} asked for"
         elif missing := missing_names(asked or question, candidates):
             plan.refused, plan.reason = True, f"no passage mentions {missing[0]}"
+        elif asks_what_happened(question) and _PROSPECTIVE.search(plan.best.text):
+            # "Did Putin attend the summit?" answered by "Putin has not yet decided whether he will" is
+            # an answer from before the event: the articles do not say how it turned out.
+            plan.refused, plan.reason = True, "the passages only say what was expected to happen"
         return plan
 
     def _score(self, question: str, units: list[Sentence]) -> None:

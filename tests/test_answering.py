@@ -81,6 +81,7 @@ def test_each_answer_sentence_is_backed_by_its_cited_sentence(bundled_engine):
         "How many people attended the Geneva summit?",
         "What did Xi Jinping say about the Biden-Putin call?",  # close to the articles, but nobody quotes Xi
         "In which building in Geneva did Biden and Putin meet?",  # Geneva, yes; a building, never
+        "Did Putin end up attending the G20 summit in Bali?",  # the article was written before the summit
     ],
 )
 def test_questions_the_articles_do_not_cover_are_refused(bundled_engine, question):
@@ -136,6 +137,50 @@ def test_a_date_asked_within_a_month_must_be_in_that_month():
 def test_answers_that_scraped_text_used_to_hide(bundled_engine, question, expected):
     answer = bundled_engine.ask(question)
     assert not answer.refused and expected in answer.answer, answer.answer
+
+
+def test_place_names_are_told_from_capitals_standing_for_governments():
+    from byline.answer import expected_kind, has_kind
+    from byline.places import place_names
+
+    assert place_names("Talks in İstanbul, then New York City; Sri Lanka and the Ukrainian first lady.") == ({"istanbul", "new york city"}, {"sri lanka", "ukrainian"})
+    assert place_names("Of the talks, Reading said in March that Nice was fine.") == (set(), set())  # capitalised words, not places
+    tracks = "three tracks (bilateral talks in Geneva, Brussels through Russia and NATO and in Vienna through the OSCE)"
+    assert place_names(tracks, located=True)[0] == {"geneva", "brussels", "vienna"}  # a list after "in"
+    actors = "In January, Moscow and Washington should hold talks on security."
+    assert place_names(actors)[0] == {"moscow", "washington"} and place_names(actors, located=True) == (set(), set())
+    assert [expected_kind(q) for q in ("In which city were the talks held?", "Flooding hit which country?", "Where did they meet?", "What did Biden say about it?")] == ["city", "country", "place", "quote"]
+    assert has_kind(tracks, "city") and not has_kind(actors, "city") and has_kind("They met at the Kremlin.", "place")
+    assert has_kind("Colombia elected Gustavo Petro.", "country")  # a country need not follow "in"
+
+
+def test_what_someone_said_is_a_quotation_next_to_a_verb_of_saying():
+    from byline.answer import has_kind
+
+    assert has_kind("Biden said “we’ll see” in response to a question.", "quote")
+    assert has_kind("“Let’s see,” he said.", "quote")
+    # The quotation belongs to the second sentence of the pair, far from "said".
+    assert not has_kind("Biden said at a press conference that a summit is possible. Russia would face “tough economic consequences”.", "quote")
+
+
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("In which city were the Russia-NATO talks in early January to be held?", "Brussels"),  # not "Moscow and Washington should hold talks"
+        ("What did Biden say when journalists asked whether a new meeting with Putin was possible?", "see"),  # not an indirect summary
+    ],
+)
+def test_the_kind_of_fact_asked_for_picks_the_sentence(bundled_engine, question, expected):
+    answer = bundled_engine.ask(question)
+    assert not answer.refused and expected in answer.answer, answer.answer
+
+
+def test_a_question_about_what_happened_is_not_answered_by_a_forecast(bundled_engine):
+    from byline.answer import asks_what_happened
+
+    assert asks_what_happened("Did Putin attend?") and not asks_what_happened("Will Putin attend?")
+    answered = bundled_engine.ask("Did the January talks produce concrete results?")  # past-tense evidence exists
+    assert not answered.refused, answered.answer
 
 
 def test_a_headline_leads_the_quote_only_when_it_names_something_new():

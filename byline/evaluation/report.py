@@ -165,7 +165,7 @@ def write_chart(results: dict, path: Path) -> Path:
     summary = results["summary"]
     cols = column_names(results)
     names = list(summary)
-    fig, (ax, lat) = plt.subplots(1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": [4, 1]})
+    fig, (ax, lat) = plt.subplots(1, 2, figsize=(13, 4.6), gridspec_kw={"width_ratios": [4, 1]})
     width = 0.8 / max(1, len(names))
     for i, name in enumerate(names):
         raw = [summary[name].get(k) for k in CHART_METRICS]
@@ -182,7 +182,8 @@ def write_chart(results: dict, path: Path) -> Path:
     ax.set_xticks(range(len(CHART_METRICS)), CHART_LABELS, fontsize=8)
     ax.set_ylim(0, 1.1)
     ax.set_title(f"{Path(results['meta'].get('set', '')).name or 'questions'}: {results['meta']['questions']} questions", fontsize=10)
-    ax.legend(fontsize=8, loc="upper right")
+    # Below the axes: inside, it hid the labels of bars that reach 1.0.
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=len(names), frameon=False)
     ax.grid(axis="y", alpha=0.3)
     lat.set_xticks(range(2), ["p50", "p95"], fontsize=8)
     lat.set_title("latency (s)", fontsize=10)

@@ -1,0 +1,73 @@
+"""Place names in a sentence: cities of 15,000 people or more, countries and nationalities.
+
+The names are GeoNames data (CC BY 4.0) as shipped in the geotext package (5 MB, no model, no
+network). geotext's own matcher is not used: it lower-cases every capitalised word, so "Of", "Reading"
+or "Nice" at the start of a sentence would count, and it misses accented names ("İstanbul").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+# Written as news writes them; GeoNames spells out only "United States", "United Kingdom".
+_COUNTRY_ALIASES = {"us", "u.s", "usa", "u.s.a", "uk", "u.k", "america", "britain", "uae", "drc"}
+# Capitalised words that GeoNames lists as cities but news text uses as ordinary words or names.
+_NOT_PLACES = {
+    "of", "reading", "mobile", "nice", "university", "college", "union", "victoria", "independence",
+    "president", "police", "liberty", "justice", "federal", "central", "national", "marshall", "jackson",
+    "lincoln", "franklin", "madison", "hamilton", "clinton",
+}  # fmt: skip
+CALENDAR_WORDS = "january|february|march|april|may|june|july|august|september|october|november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_NAME = rf"(?!(?i:{CALENDAR_WORDS})\b)[A-ZÀ-Þİ][\w’'.-]*"
+# A locative word just before a run, or before the list the run is in ("in Geneva, Brussels and Vienna").
+_LOCATIVE = re.compile(rf"\b(?i:in|at|near|outside|inside|across|to|from)\s+(?:the\s+)?(?:{_NAME}(?:\s+{_NAME})*\s*(?:,|and|or)\s+)*$")
+_CAPITALISED_RUN = re.compile(r"[A-ZÀ-Þİ][\w’'.-]*(?:\s+(?:[A-ZÀ-Þİ][\w’'.-]*|de|del|da|do|la|el|al|upon|on|sur))*")
+
+
+def _fold(name: str) -> str:
+    """Lower case without accents or trailing dots: "İstanbul" → "istanbul", "U.S." → "u.s"."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower().strip(".’'")
+
+
+@lru_cache(maxsize=1)
+def _names() -> tuple[frozenset[str], frozenset[str]]:
+    """(cities, countries and nationalities), folded. Built on first use: about 0.1 s."""
+    from geotext.geotext import GeoText  # builds its index when imported
+
+    countries = {_fold(n) for n in GeoText.index.countries} | {_fold(n) for n in GeoText.index.nationalities} | _COUNTRY_ALIASES
+    cities = {_fold(n) for n in GeoText.index.cities} - countries
+    not_places = _NOT_PLACES | set(CALENDAR_WORDS.split("|"))
+    return frozenset(cities - not_places), frozenset(countries - not_places)
+
+
+def place_names(text: str, located: bool = False) -> tuple[set[str], set[str]]:
+    """The cities and the countries (or nationalities) `text` names, folded. `located`: only names
+    in a run that follows "in", "at", "near" … ("talks in Geneva, Brussels"), the place where
+    something happens, not a capital standing for its government ("Moscow and Washington agreed")."""
+    cities, countries = _names()
+    found_cities: set[str] = set()
+    found_countries: set[str] = set()
+    for run in _CAPITALISED_RUN.finditer(text):
+        if located and not _LOCATIVE.search(text, 0, run.start()):
+            continue
+        words = run.group().split()
+        i = 0
+        while i < len(words):
+            # Longest name first: "New York City", "Sri Lanka", "North Korea".
+            for n in range(min(4, len(words) - i), 0, -1):
+                name = _fold(" ".join(words[i : i + n]).rstrip(",;:"))
+                name = re.sub(r"(?:’s|'s)$", "", name)
+                if name in countries:
+                    found_countries.add(name)
+                elif name in cities:
+                    found_cities.add(name)
+                else:
+                    continue
+                i += n
+                break
+            else:
+                i += 1
+    return found_cities, found_countries
