@@ -425,7 +425,7 @@ class AnswerBuilder:
                 cited[best_i] = self._citation(len(cited) + 1, given[best_i], start, end)
             out.append(f"{sentence} [{cited[best_i].n}]")
         new_words = {_stem(w) for w in _content_words(plain)} - {_stem(w) for w in _content_words(plan.question)}
-        if not new_words:
+        if not new_words or names_only_the_asked(plain, plan.question):
             return self.extractive(plan, "fallback", "The model only restated the question; quoting the best supporting sentence instead.")
         if len(plain.split()) > 80:
             return self.extractive(plan, "fallback", "The model's answer ran long; quoting the best supporting sentence instead.")
@@ -522,6 +522,28 @@ def _names_something_new(title: str, seen: str) -> bool:
     have = set(re.sub(r"[^a-z0-9 ]", " ", seen.lower()).split())
     words = [t.lstrip("'\"‘“(") for t in title.split()]
     return any(_squash(t) not in have for t in words if t[:1].isupper() or t[:1].isdigit())
+
+
+_NAME_RUN = re.compile(r"[A-Z][\w’'.-]*(?:\s+(?:of\s+(?:the\s+)?)?[A-Z][\w’'.-]*)*")
+
+
+def names_only_the_asked(answer: str, question: str) -> bool:
+    """A "who" question answered with the person the question names as the subject and nobody
+    else: "Who did Antony Blinken talk with?" → "The US Secretary of State Antony Blinken."
+    Nationalities and places ("the Russian president") name nobody new."""
+    if not re.search(r"\bwhom?\b", question, re.IGNORECASE):
+        return False
+    asked = {_squash(n) for n in question_names(question)}
+    stop = stopwords("english")
+    subject = _NAME_RUN.match(answer.lstrip())
+    if not subject or not any(_squash(w) in asked for w in subject.group().split()):
+        return False
+
+    def new_name(run: list[str]) -> bool:
+        return any(w.lower() not in stop and _squash(w) not in asked and not any(place_names(w)) for w in run)
+
+    others = [m.group().split() for m in _NAME_RUN.finditer(answer.lstrip(), subject.end())]
+    return not any(new_name(run) for run in others)
 
 
 def _load_prompts(folder: Path) -> dict[str, str]:

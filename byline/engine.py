@@ -15,6 +15,7 @@ from typing import Any
 from byline.answer import AnswerBuilder, Plan
 from byline.chat import rewrite
 from byline.config import Settings, load_settings
+from byline.places import place_names
 from byline.llm import GeneratorError, LocalServer, OpenAIGenerator, make_generator
 from byline.types import Answer, ArticleInfo, Done, IngestReport, SourcesFound, StandaloneQuestion, Token, Turn
 
@@ -110,6 +111,7 @@ class Engine:
         self.store.bm25()
         self.cross_encoder.score("warm up", ["warm up"])
         self.embedding.embed_query("warm up")
+        place_names("warm up")  # reads the GeoNames lists (about 0.15 s)
         if self.settings.backend == "local":
             try:
                 self.generator(self.settings)

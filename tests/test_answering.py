@@ -210,6 +210,18 @@ def test_local_model_answers_geneva_with_a_citation(local_engine):
     assert answer.citations[0].article_id in {"000_1eb23cbdfc69e11d", "001_3ec8a82e686718c8"}
 
 
+def test_a_who_answer_that_names_only_the_person_asked_about_is_not_accepted(local_engine):
+    from byline.answer import names_only_the_asked
+
+    question = "Who did Antony Blinken talk with on Tuesday?"
+    assert names_only_the_asked("The US Secretary of State Antony Blinken.", question)  # what the 135M model said
+    assert not names_only_the_asked("Blinken talked with Russian Foreign Minister Sergei Lavrov.", question)
+    assert not names_only_the_asked("It is up to the presidents to decide, Peskov said.", "According to Peskov, who decides?")
+    assert not names_only_the_asked("The Russian Foreign Ministry reported it.", "Who reported that there were no agreements on January 10?")
+    answer = local_engine.ask(question)
+    assert "Lavrov" in answer.answer and not answer.refused, answer.answer
+
+
 def test_cli_ask_json_end_to_end_with_the_local_model(bundled_dir, bundled_engine):
     env_args = ["--index-dir", str(bundled_dir / "index"), "--corpus-dir", str(bundled_dir / "corpus")]
     done = subprocess.run(
