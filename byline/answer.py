@@ -21,7 +21,7 @@ from pathlib import Path
 
 from byline.config import Settings
 from byline.nltk_data import CLOSING_QUOTE, open_quote, sentence_spans, stopwords
-from byline.places import CALENDAR_WORDS, place_names
+from byline.places import CALENDAR_WORDS, countries_named, place_names
 from byline.types import Answer, Citation, ScoredPassage
 
 REFUSAL_TEXT = "The articles don't cover this question."
@@ -368,8 +368,19 @@ class AnswerBuilder:
         # A quote often names its subject only as "the show" or "the company"; the headline names it.
         title = source.passage.title.strip()
         lead = f"{title} — " if title and _names_something_new(title, f"{quote} {plan.question}") else ""
+        if country := self._country_answer(quote, plan.question):
+            lead = f"{country} — "
         citation = self._citation(1, source, best.start, best.end)
         return Answer(plan.question, f"{lead}“{quote}” [1]", False, [citation], mode, notice=notice)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _country_answer(quote: str, question: str) -> str:
+        """For "which country", the one country the quote names that the question does not, said
+        plainly: "Ukrainian first lady Olena Zelenska …" answers "Ukraine"."""
+        if expected_kind(question) != "country":
+            return ""
+        new = countries_named(quote) - countries_named(question)
+        return new.pop() if len(new) == 1 else ""
 
     def _quote(self, sentence: str, question: str) -> str:
         """A sentence, or for a run-on scrape sentence (or a long pair) the window of it that the

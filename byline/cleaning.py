@@ -47,11 +47,14 @@ _INLINE_PATTERNS = [
 ]
 _INLINE_RE = re.compile("|".join(_INLINE_PATTERNS))
 _SPACES = re.compile(r"[ \t]+")
+# Control characters other than tab and newline: a NUL inside a Chroma document can break the
+# store's full-text index for the whole collection (chroma-core/chroma#7388), and none is text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def clean_text(text: str) -> str:
     """Text with boilerplate lines and fragments removed; paragraphs kept, whitespace tidied."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
+    text = _CONTROL.sub(" ", text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " "))
     # The fragment patterns scan every position (the image-tag tail starts with \S*): 9 s over
     # RealTimeQA's 34 M characters. Each needs a marker, so text without one is not scanned.
     if "alt=" in text or "<" in text or "Subscribe to" in text:

@@ -72,3 +72,35 @@ def place_names(text: str, located: bool = False) -> tuple[set[str], set[str]]:
             else:
                 i += 1
     return found_cities, found_countries
+
+
+_COUNTRY_ALIAS_NAMES = {"us": "United States", "u.s": "United States", "usa": "United States", "u.s.a": "United States", "america": "United States",
+                        "uk": "United Kingdom", "u.k": "United Kingdom", "britain": "United Kingdom", "uae": "United Arab Emirates"}  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def _country_display_names() -> dict[str, str]:
+    """Folded country name or nationality → the country's name ("ukrainian" → "Ukraine")."""
+    from importlib import resources
+
+    from geotext.geotext import GeoText
+
+    by_code: dict[str, str] = {}
+    for line in resources.files("geotext").joinpath("data/countryInfo.txt").read_text(encoding="utf-8").splitlines():
+        cols = line.split("\t")
+        if not line.startswith("#") and len(cols) > 4:
+            by_code[cols[0]] = cols[4]
+    names = {_fold(name): name for name in by_code.values()} | _COUNTRY_ALIAS_NAMES
+    for nationality, code in GeoText.index.nationalities.items():
+        # geotext's nationality codes mix ISO and FIPS ("swiss" → SZ, Eswatini's ISO code): a
+        # nationality maps only when it starts like the country's name ("ukrainian" → "Ukraine").
+        name = by_code.get(code, "")
+        if _fold(name)[:4] == _fold(nationality)[:4]:
+            names[_fold(nationality)] = name
+    return names
+
+
+def countries_named(text: str) -> set[str]:
+    """The countries `text` names, directly or by nationality, by their names ("Ukrainian" → "Ukraine")."""
+    display = _country_display_names()
+    return {display[n] for n in place_names(text)[1] if n in display}

@@ -154,6 +154,18 @@ def test_place_names_are_told_from_capitals_standing_for_governments():
     assert has_kind("Colombia elected Gustavo Petro.", "country")  # a country need not follow "in"
 
 
+def test_a_which_country_quote_is_led_by_the_country_it_names():
+    from byline.answer import AnswerBuilder
+    from byline.places import countries_named
+
+    assert countries_named("The Swiss, French and German envoys met US and Saudi officials.") == {"Germany", "United States", "Saudi Arabia"}  # "Swiss" and "French" do not start like their countries' names, so they are not guessed
+    question = "US first lady Jill Biden met with the first lady of which country this week?"
+    quote = "Ukrainian first lady Olena Zelenska is at the White House on Tuesday to meet with first lady Jill Biden and American officials."
+    assert AnswerBuilder._country_answer(quote, question) == "Ukraine"  # "American" is the question's own country
+    assert AnswerBuilder._country_answer("Talks between Russia and Ukraine resumed.", "Which country hosted the talks?") == ""  # two: no guess
+    assert AnswerBuilder._country_answer(quote, "Who met Jill Biden?") == ""
+
+
 def test_what_someone_said_is_a_quotation_next_to_a_verb_of_saying():
     from byline.answer import has_kind
 

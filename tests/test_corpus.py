@@ -93,6 +93,15 @@ def test_jsonl_dump_streams_articles_and_names_broken_lines(tmp_path):
     assert errors[0].where.endswith("dump.jsonl:2")
 
 
+def test_control_characters_never_reach_the_store(tmp_path):
+    dump = tmp_path / "dump.jsonl"
+    text = "Talks were held in Vienna.\u0000 The\u0007 OSCE hosted them.\tTabs stay.\nSo do lines."
+    dump.write_text(json.dumps({"id": "c1", "title": "Odd\u0000 title", "text": text}) + "\n", encoding="utf-8")
+    [article] = list(read_articles([dump]))
+    assert article.title == "Odd title"
+    assert article.text == "Talks were held in Vienna. The OSCE hosted them. Tabs stay.\nSo do lines."
+
+
 @pytest.mark.parametrize(
     "name, content, reason",
     [

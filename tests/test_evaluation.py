@@ -66,6 +66,9 @@ def test_contains_answer_on_word_boundaries():
     assert not metrics.contains_answer("Prices rose.", ["Price"])
     assert not metrics.contains_answer("anything", [])
     assert not metrics.contains_answer("anything", ["", "  "])
+    assert metrics.contains_answer("detention extended six months", ["6"])  # number words read as digits
+    assert metrics.contains_answer("one more round of talks", ["one more round"])
+    assert not metrics.contains_answer("sixteen of them", ["6"])
 
 
 def test_article_rank_dedupes_passages_by_article():

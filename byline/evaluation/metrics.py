@@ -6,7 +6,8 @@ Definitions (also in docs/EVALUATION.md):
   article there (None when none was retrieved). hit@k = rank <= k; MRR@10 = 1/rank for rank <= 10.
 - An answer is correct when a normalised accepted answer occurs in the normalised reply on word
   boundaries (NFKC, casefolded, punctuation including unicode quotes and apostrophes turned into
-  spaces, spaces collapsed), so "Lavrov" is found in "Lavrov’s" but "3" is not found in "2023".
+  spaces, spaces collapsed, number words up to twenty and the tens read as digits), so "Lavrov" is
+  found in "Lavrov’s", "6" in "six months", but "3" is not found in "2023".
 - Citation accuracy: the reply cites at least one gold article. Citation precision: the share of
   its citations that are from gold articles (averaged over answers that cite something).
 """
@@ -27,10 +28,19 @@ _APOSTROPHES = "'’‘ʼ`´"
 _MARKER = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
 
 
+_NUMBER_WORDS = {
+    w: str(i)
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+} | {w: str(10 * i) for i, w in enumerate("thirty forty fifty sixty seventy eighty ninety".split(), start=3)}
+
+
 def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text or "").casefold()
     text = "".join(" " if ch in _APOSTROPHES or unicodedata.category(ch).startswith("P") else ch for ch in text)
-    return " ".join(text.split())
+    # "six months" answers "6": the gold data writes numbers either way.
+    return " ".join(_NUMBER_WORDS.get(w, w) for w in text.split())
 
 
 def contains_answer(reply: str, answers: list[str]) -> bool:
