@@ -197,8 +197,18 @@ def missing_names(question: str, candidates: str) -> list[str]:
     """The question's names that the candidate passages' text (titles included) never mentions.
     "What did Xi Jinping say about the call?" answered from passages that never name Xi is
     answered about someone else."""
-    evidence = _squash(candidates)
+    evidence = _name_tokens(candidates)
     return [n for n in question_names(question) if _squash(n) not in evidence]
+
+
+def _name_tokens(text: str) -> set[str]:
+    """Words as names are compared: squashed, possessive dropped, hyphenated parts also alone
+    ("U.S.-Russia" → usrussia, us, russia). Whole words, so "Xi" is not found in "exists"."""
+    tokens: set[str] = set()
+    for word in re.sub(r"[’']s\b", "", text.lower()).split():
+        tokens.add(_squash(word))
+        tokens.update(_squash(part) for part in re.split(r"[-–—/]", word))
+    return tokens
 
 
 def _squash(text: str) -> str:
@@ -337,14 +347,15 @@ class AnswerBuilder:
         best_unit = max((x.score for x in units), default=float("-inf"))
         # What the name and category gates look in: every candidate passage, titles included.
         candidates = " ".join(f"{c.passage.title} {c.passage.text}" for c in retrieved).lower()
-        if best_unit < answer_threshold(s.answer_threshold, question, follow_up):
-            plan.refused, plan.reason = True, "no sentence answers the question"
-        elif kind in GATED_KINDS and not any(has_kind(x.text, kind, question) for x in plan.sentences[:3]):
-            plan.refused, plan.reason = True, f"no passage states the {kind} asked for"
+        # Every gate refuses; the order only picks the reason the user is shown, most specific first.
+        if missing := missing_names(asked or question, candidates):
+            plan.refused, plan.reason = True, f"no passage mentions {missing[0]}"
         elif noun and _stem(noun) not in candidates:
             plan.refused, plan.reason = True, f"no passage names the {noun} asked for"
-        elif missing := missing_names(asked or question, candidates):
-            plan.refused, plan.reason = True, f"no passage mentions {missing[0]}"
+        elif kind in GATED_KINDS and not any(has_kind(x.text, kind, question) for x in plan.sentences[:3]):
+            plan.refused, plan.reason = True, f"no passage states the {kind} asked for"
+        elif best_unit < answer_threshold(s.answer_threshold, question, follow_up):
+            plan.refused, plan.reason = True, "no sentence in the candidate passages matches the question closely enough"
         elif asks_what_happened(question) and _PROSPECTIVE.search(plan.best.text):
             # "Did Putin attend the summit?" answered by "Putin has not yet decided whether he will" is
             # an answer from before the event: the articles do not say how it turned out.
@@ -357,7 +368,10 @@ class AnswerBuilder:
 
     # --- answers -------------------------------------------------------------------------------
     def refusal(self, plan: Plan) -> Answer:
-        return Answer(plan.question, REFUSAL_TEXT, True, [], "refused", notice="")
+        # Why, in one line ("No passage mentions Jinping."): a user can tell a question the
+        # articles miss from one worded so that nothing matched, and rephrase.
+        why = plan.reason[:1].upper() + plan.reason[1:] + "." if plan.reason else ""
+        return Answer(plan.question, REFUSAL_TEXT, True, [], "refused", notice=why)
 
     def extractive(self, plan: Plan, mode: str = "extractive", notice: str = "") -> Answer:
         if plan.refused or not plan.sentences:

@@ -182,7 +182,9 @@ def render_exchange(ex: Exchange, index: int) -> str:
     elif ex.refused:
         parts.append(
             '<div class="byline-answer byline-refused"><span class="byline-refused-label">Not covered</span>'
-            f'<div class="byline-answer-text">{esc(ex.text)}</div></div>'
+            f'<div class="byline-answer-text">{esc(ex.text)}</div>'
+            + (f'<div class="byline-refused-why">{esc(ex.notice)}</div>' if ex.notice else "")
+            + "</div>"
         )
         state = "refused"
     else:

@@ -87,6 +87,12 @@ def test_each_answer_sentence_is_backed_by_its_cited_sentence(bundled_engine):
 def test_questions_the_articles_do_not_cover_are_refused(bundled_engine, question):
     answer = bundled_engine.ask(question)
     assert answer.refused and answer.answer == REFUSAL_TEXT and answer.citations == []
+    assert answer.notice.endswith(".") and answer.notice[:1].isupper(), answer.notice  # says why
+
+
+def test_a_refusal_says_why(bundled_engine):
+    assert bundled_engine.ask("What did Xi Jinping say about the Biden-Putin call?").notice == "No passage mentions Xi."
+    assert bundled_engine.ask("Did Putin end up attending the G20 summit in Bali?").notice == "The passages only say what was expected to happen."
 
 
 def test_names_in_the_question_must_be_in_the_candidates():
@@ -96,6 +102,8 @@ def test_names_in_the_question_must_be_in_the_candidates():
     found = "Talks at the G20 U.S. and Russian envoys met in 2021; Peskov spoke."  # a candidate's title and text
     assert missing_names("What did Peskov say at the G-20 in 2021?", found) == []
     assert missing_names("What did Xi Jinping say at the G20?", found) == ["Xi", "Jinping"]
+    assert missing_names("What did Xi say?", "it exists in mexico") == ["Xi"]  # whole words only
+    assert missing_names("Was the Biden-Putin call about US-Russia ties?", "the biden–putin call; u.s.-russia ties; peskov’s view") == []
 
 
 def test_quoted_sentences_cut_scraped_run_ons_and_keep_quoted_titles_whole():

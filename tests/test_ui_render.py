@@ -182,6 +182,10 @@ def test_refusal_looks_different():
     out = render_exchange(ex, 0)
     assert 'data-state="refused"' in out and "byline-refused" in out and "Not covered" in out
     assert "byline-chip" not in out
+    assert "byline-refused-why" not in out  # no reason given, no empty line
+    ex = Exchange("What did Xi say?")
+    ex.apply(answer(answer="The articles don't cover this question.", refused=True, citations=[], mode="refused", notice="No passage mentions <Xi>."))
+    assert '<div class="byline-refused-why">No passage mentions &lt;Xi&gt;.</div>' in render_exchange(ex, 0)
 
 
 def test_error_is_one_sentence():
