@@ -90,6 +90,15 @@ def test_questions_the_articles_do_not_cover_are_refused(bundled_engine, questio
     assert answer.notice.endswith(".") and answer.notice[:1].isupper(), answer.notice  # says why
 
 
+def test_the_example_questions_on_the_page_are_answered(bundled_engine):
+    from byline.ui import EXAMPLES
+
+    expected = ["June 2021", "50 minutes", "Peskov", "draft agreements"]
+    for question, fact in zip(EXAMPLES, expected, strict=True):
+        answer = bundled_engine.ask(question)
+        assert not answer.refused and fact in answer.answer and answer.citations, (question, answer.answer)
+
+
 def test_a_refusal_says_why(bundled_engine):
     assert bundled_engine.ask("What did Xi Jinping say about the Biden-Putin call?").notice == "No passage mentions Xi."
     assert bundled_engine.ask("Did Putin end up attending the G20 summit in Bali?").notice == "The passages only say what was expected to happen."
