@@ -31,6 +31,7 @@ FOLLOW_UP_MARGIN = 1.5
 LONG_QUESTION_WORDS, LONG_QUESTION_SLOPE = 8, 0.15  # measured on RealTimeQA dev and evals/bundled.jsonl
 QUOTE_WINDOW_STRIDE = 3  # words between the candidate windows of a run-on sentence
 QUOTE_CLOSE_WORDS = 8  # a quote window grows by up to this many words to close a quoted title
+QUOTE_FINISH_WORDS = 8  # a quote window this close to the end of its sentence slides to end with it
 PAIRED_SENTENCES = 3  # the winning pair was around one of the three best sentences on both sets
 SCORED_SENTENCES = 12  # sentences the cross-encoder reads, chosen by word overlap with the question
 FOCUS_BONUS = 1.5  # logits for a sentence that names the category a "which X" question asks for
@@ -63,8 +64,19 @@ _KIND_PATTERNS = [
 
 
 def expected_kind(question: str) -> str | None:
+    return next((kind for q in _question_openings(question) for pattern, kind in _KIND_PATTERNS if pattern.search(q)), None)
+
+
+def _question_openings(question: str) -> list[str]:
+    """Where the asking may start: the whole question, its last sentence, and what follows each
+    comma in it, without a leading "approximately" — quiz questions put the question word after a
+    preamble ("A Russian court ruled … . How many months …?", "According to a poll, what
+    percentage …", "Approximately how many …")."""
     q = question.lower().strip()
-    return next((kind for pattern, kind in _KIND_PATTERNS if pattern.search(q)), None)
+    own = re.sub(r"\s*\(about:.*\)$", "", q)  # a follow-up's conversation is not its question
+    last = re.split(r"(?<=[.?!])\s+", own)[-1]
+    tails = [last] + [last[m.end() :] for m in re.finditer(r",\s+", last)]
+    return [q] + [re.sub(r"^(?:approximately|roughly|about|on average|nearly|almost)\s+", "", t) for t in tails]
 
 
 _DURATION_RE = re.compile(
@@ -410,6 +422,11 @@ class AnswerBuilder:
         kind = expected_kind(question)
         scores = [float(sc) + (2.0 if kind and has_kind(w, kind, question) else 0.0) for sc, w in zip(self.cross_encoder.score(question, windows), windows)]
         i = max(range(len(windows)), key=scores.__getitem__)
+        last = len(starts) - 1
+        # End where the sentence ends ("… while Putin has not …" had cut "yet decided") unless the
+        # words that slide out at the start hold the kind of fact asked for ("About 79% of …").
+        if len(words) - (starts[i] + MAX_QUOTE_WORDS) <= QUOTE_FINISH_WORDS and not (kind and has_kind(" ".join(words[starts[i] : starts[last]]), kind, question)):
+            i = last
         end = starts[i] + MAX_QUOTE_WORDS
         # Never stop inside a short quoted title ("the documentary “The World on the …”").
         closes = next((j for j in range(end, min(len(words), end + QUOTE_CLOSE_WORDS)) if CLOSING_QUOTE.search(words[j])), None)

@@ -99,6 +99,21 @@ def test_the_example_questions_on_the_page_are_answered(bundled_engine):
         assert not answer.refused and fact in answer.answer and answer.citations, (question, answer.answer)
 
 
+def test_a_quote_near_the_end_of_its_sentence_ends_with_it(bundled_engine):
+    answer = bundled_engine.ask("Will Putin attend the G20 summit in Bali?")
+    assert "Putin has not yet decided whether he will participate" in answer.answer, answer.answer  # was cut at "has not …"
+
+
+def test_the_kind_of_fact_is_read_after_a_preamble():
+    from byline.answer import expected_kind
+
+    assert expected_kind("A Russian court ruled on Griner this week. How many months was her detention extended?") == "count"
+    assert expected_kind("According to a new poll, what percentage of Americans agree?") == "count"
+    assert expected_kind("Approximately how many cases are there?") == "count"
+    assert expected_kind("Police arrested 31 men planning to riot at an event. Where was the event?") == "place"
+    assert expected_kind("Which one? (about: A court ruled. How many months was it?)") is None  # not the earlier question's kind
+
+
 def test_a_refusal_says_why(bundled_engine):
     assert bundled_engine.ask("What did Xi Jinping say about the Biden-Putin call?").notice == "No passage mentions Xi."
     assert bundled_engine.ask("Did Putin end up attending the G20 summit in Bali?").notice == "The passages only say what was expected to happen."
