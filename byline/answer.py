@@ -2,10 +2,11 @@
 
 1. Evidence: of the top passages' sentences, the 12 sharing most words with the question (and
    adjacent pairs around the best ones), scored by the cross-encoder against the question; a
-   passage scores as its best sentence.
-2. Gate: when no sentence scores above the answer threshold, none has the kind of fact the
-   question asks for (a date for "when", a count for "how many"), or no candidate passage names
-   a name of the question or the category it asks for, refuse.
+   passage scores as its best sentence. Sentences with the kind of fact asked for (a date, a
+   count, a city, a quotation …) rank higher.
+2. Gate: when no sentence scores above the answer threshold, none has the date, count or
+   duration asked for, no candidate passage names a name of the question or the category it asks
+   for, or a "Did …?" question has only a forecast for evidence, refuse, and say why.
 3. Generate from one short passage only (a 135M model invents facts when handed many), then check
    the answer against that passage: every number and name must be there and most content words.
    An unsupported or empty answer falls back to quoting the best sentence.
@@ -380,7 +381,7 @@ class AnswerBuilder:
 
     # --- answers -------------------------------------------------------------------------------
     def refusal(self, plan: Plan) -> Answer:
-        # Why, in one line ("No passage mentions Jinping."): a user can tell a question the
+        # Why, in one line ("No passage mentions Xi."): a user can tell a question the
         # articles miss from one worded so that nothing matched, and rephrase.
         why = plan.reason[:1].upper() + plan.reason[1:] + "." if plan.reason else ""
         return Answer(plan.question, REFUSAL_TEXT, True, [], "refused", notice=why)
@@ -420,7 +421,7 @@ class AnswerBuilder:
             starts.append(len(words) - MAX_QUOTE_WORDS)
         windows = [" ".join(words[i : i + MAX_QUOTE_WORDS]) for i in starts]
         kind = expected_kind(question)
-        scores = [float(sc) + (2.0 if kind and has_kind(w, kind, question) else 0.0) for sc, w in zip(self.cross_encoder.score(question, windows), windows)]
+        scores = [float(sc) + (KIND_BONUS if kind and has_kind(w, kind, question) else 0.0) for sc, w in zip(self.cross_encoder.score(question, windows), windows)]
         i = max(range(len(windows)), key=scores.__getitem__)
         last = len(starts) - 1
         # End where the sentence ends ("… while Putin has not …" had cut "yet decided") unless the
