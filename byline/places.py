@@ -1,4 +1,5 @@
-"""Place names in a sentence: cities of 15,000 people or more, countries and nationalities.
+"""Place names in a sentence: cities of 15,000 people or more, countries and nationalities, and
+the country a nationality stands for ("Ukrainian" → "Ukraine").
 
 The names are GeoNames data (CC BY 4.0) as shipped in the geotext package (5 MB, no model, no
 network). geotext's own matcher is not used: it lower-cases every capitalised word, so "Of", "Reading"
@@ -12,7 +13,11 @@ import unicodedata
 from functools import lru_cache
 
 # Written as news writes them; GeoNames spells out only "United States", "United Kingdom".
-_COUNTRY_ALIASES = {"us", "u.s", "usa", "u.s.a", "uk", "u.k", "america", "britain", "uae", "drc"}
+_COUNTRY_ALIASES = {
+    "us": "United States", "u.s": "United States", "usa": "United States", "u.s.a": "United States",
+    "america": "United States", "uk": "United Kingdom", "u.k": "United Kingdom", "britain": "United Kingdom",
+    "uae": "United Arab Emirates", "drc": "Democratic Republic of the Congo",
+}  # fmt: skip
 # Capitalised words that GeoNames lists as cities but news text uses as ordinary words or names.
 _NOT_PLACES = {
     "of", "reading", "mobile", "nice", "university", "college", "union", "victoria", "independence",
@@ -38,7 +43,7 @@ def _names() -> tuple[frozenset[str], frozenset[str]]:
     """(cities, countries and nationalities), folded. Built on first use: about 0.15 s."""
     from geotext.geotext import GeoText  # builds its index when imported
 
-    countries = {_fold(n) for n in GeoText.index.countries} | {_fold(n) for n in GeoText.index.nationalities} | _COUNTRY_ALIASES
+    countries = {_fold(n) for n in GeoText.index.countries} | {_fold(n) for n in GeoText.index.nationalities} | set(_COUNTRY_ALIASES)
     cities = {_fold(n) for n in GeoText.index.cities} - countries
     not_places = _NOT_PLACES | set(CALENDAR_WORDS.split("|"))
     return frozenset(cities - not_places), frozenset(countries - not_places)
@@ -74,10 +79,6 @@ def place_names(text: str, located: bool = False) -> tuple[set[str], set[str]]:
     return found_cities, found_countries
 
 
-_COUNTRY_ALIAS_NAMES = {"us": "United States", "u.s": "United States", "usa": "United States", "u.s.a": "United States", "america": "United States",
-                        "uk": "United Kingdom", "u.k": "United Kingdom", "britain": "United Kingdom", "uae": "United Arab Emirates"}  # fmt: skip
-
-
 @lru_cache(maxsize=1)
 def _country_display_names() -> dict[str, str]:
     """Folded country name or nationality → the country's name ("ukrainian" → "Ukraine")."""
@@ -90,7 +91,7 @@ def _country_display_names() -> dict[str, str]:
         cols = line.split("\t")
         if not line.startswith("#") and len(cols) > 4:
             by_code[cols[0]] = cols[4]
-    names = {_fold(name): name for name in by_code.values()} | _COUNTRY_ALIAS_NAMES
+    names = {_fold(name): name for name in by_code.values()} | _COUNTRY_ALIASES
     for nationality, code in GeoText.index.nationalities.items():
         # geotext's nationality codes mix ISO and FIPS ("swiss" → SZ, Eswatini's ISO code): a
         # nationality maps only when it starts like the country's name ("ukrainian" → "Ukraine").
