@@ -1,9 +1,10 @@
 """From reranked passages to a cited answer, designed around a very small generator.
 
-1. Evidence: of the top passages' sentences, the 12 sharing most words with the question (and
+1. Evidence: of the top passages' sentences, the 16 sharing most words with the question (and
    adjacent pairs around the best ones), scored by the cross-encoder against the question; a
    passage scores as its best sentence. Sentences with the kind of fact asked for (a date, a
-   count, a city, a quotation …) rank higher.
+   count, a city, a quotation …) rank higher; one whose subject is another person the question
+   names ("When did Putin say …" → "Biden did not deny …") ranks lower.
 2. Gate: when no sentence scores above the answer threshold, none has the date, count or
    duration asked for, no candidate passage names a name of the question or the category it asks
    for, or a "Did …?" question has only a forecast for evidence, refuse, and say why.
@@ -34,7 +35,8 @@ QUOTE_WINDOW_STRIDE = 3  # words between the candidate windows of a run-on sente
 QUOTE_CLOSE_WORDS = 8  # a quote window grows by up to this many words to close a quoted title
 QUOTE_FINISH_WORDS = 8  # a quote window this close to the end of its sentence slides to end with it
 PAIRED_SENTENCES = 3  # the winning pair was around one of the three best sentences on both sets
-SCORED_SENTENCES = 12  # sentences the cross-encoder reads, chosen by word overlap with the question
+SCORED_SENTENCES = 16  # sentences the cross-encoder reads, chosen by word overlap; 12 left out a paraphrase sharing two words
+SUBJECT_MISS = 2.0  # logits off a sentence whose subject is another person the question names
 FOCUS_BONUS = 1.5  # logits for a sentence that names the category a "which X" question asks for
 ARTICLE_RANK_WEIGHT, MAX_ARTICLE_RANK = 1.0, 2  # logits per article rank, capped; RealTimeQA citation accuracy 0.40 → 0.50
 
@@ -348,12 +350,15 @@ class AnswerBuilder:
         # about (RealTimeQA: top article right 74 %, the cross-encoder's pick 40 %); the
         # cross-encoder then picks the sentence within the leading articles.
         article_rank = {aid: r for r, aid in enumerate(dict.fromkeys(c.passage.article_id for c in retrieved))}
+        subject = asked_subject(question)
+        asked_names = {_squash(n) for n in question_names(question)}
         for u in units:
             u.rank_score = (
                 u.score
                 + 0.3 * plan.passages[u.passage_rank].score
                 + (KIND_BONUS if has_kind(u.text, kind, question) else -KIND_MISS.get(kind, 4.0) if kind else 0.0)
                 + FOCUS_BONUS * names_noun(u.text, noun)
+                - (SUBJECT_MISS if subject and names_another_subject(u.text, subject, asked_names) else 0.0)
                 - ARTICLE_RANK_WEIGHT * min(MAX_ARTICLE_RANK, article_rank.get(plan.passages[u.passage_rank].passage.article_id, 0))
             )
         plan.sentences = sorted(units, key=lambda u: u.rank_score, reverse=True)
@@ -568,6 +573,27 @@ def _names_something_new(title: str, seen: str) -> bool:
 
 
 _NAME_RUN = re.compile(r"[A-Z][\w’'.-]*(?:\s+(?:of\s+(?:the\s+)?)?[A-Z][\w’'.-]*)*")
+
+
+# "When did Putin say …", "Where will Lavrov meet …": the name after the auxiliary is who acts.
+_ASKED_SUBJECT = re.compile(r"^\s*(?i:when|where|why|how(?: \w+)?|what|which \w+)\s+(?i:did|does|do|has|have|had|was|were|is|are|will|would|could|can)\s+([A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*)")
+
+
+def asked_subject(question: str) -> set[str]:
+    """The name of who acts in a "When did X …" question, as squashed words; empty when the question has none."""
+    m = _ASKED_SUBJECT.match(question)
+    return {_squash(w) for w in m.group(1).split()} if m else set()
+
+
+def names_another_subject(sentence: str, subject: set[str], asked: set[str]) -> bool:
+    """The sentence opens with another person the question names, not the one it asks about:
+    "When did Putin say he saw no need to meet Biden?" is not answered by "US President Joe Biden
+    did not deny … in January"."""
+    opening = _NAME_RUN.match(sentence.lstrip(" “\"‘'"))
+    if not opening:
+        return False
+    words = {_squash(w) for w in opening.group().split()}
+    return not (words & subject) and bool(words & (asked - subject))
 
 
 def names_only_the_asked(answer: str, question: str) -> bool:

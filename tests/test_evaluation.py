@@ -25,7 +25,7 @@ HELD_OUT = ROOT / "evals" / "heldout.jsonl"
 RTQA = SHARED / "benchmarks" / "realtimeqa"
 
 # Measured with the extractive backend (docs/EVALUATION.md); the floors leave room for noise.
-BUNDLED_FLOORS = {"answer_accuracy": 0.9, "refusal_accuracy": 1.0, "hit@5": 0.95}  # measured 0.94, 1.0, 1.0 (2026-11-25, session 5); every unanswerable question must stay refused
+BUNDLED_FLOORS = {"answer_accuracy": 0.94, "refusal_accuracy": 1.0, "hit@5": 0.95}  # measured 0.96, 1.0, 1.0 (2026-12-01, session 6); every unanswerable question must stay refused
 RTQA_SLICE_FLOORS = {"hit@5": 0.7}
 
 
