@@ -87,7 +87,7 @@ class Settings(BaseSettings):
     bm25_k: int = 30
     rerank_k: int = Field(12, description="candidate passages kept after fusion (ranked by article)")
     top_k: int = Field(3, description="sources shown with an answer")
-    answer_threshold: float = Field(5.5, description="best evidence unit (sentence or pair) logit below which no sentence answers the question")
+    answer_threshold: float = Field(5.3, description="best evidence unit (sentence or pair) logit below which no sentence answers the question")
     evidence_passages: int = Field(8, description="passages whose sentences are candidate evidence (two from each of the top four articles)")
     recency_days: int = Field(7, description="with a question date, prefer articles published this many days before it")
     max_question_chars: int = 2000

@@ -235,6 +235,23 @@ def test_a_sentence_about_another_person_of_the_question_ranks_lower(bundled_eng
     assert not answer.refused and "mid-October" in answer.answer, answer.answer
 
 
+def test_a_sentence_scores_the_same_whatever_it_is_scored_with(bundled_engine):
+    """The int8 cross-encoder quantizes activations per tensor: in a batch, a sentence's logit
+    moved with its neighbours and their padding (up to 1.3 logits), enough to cross the threshold."""
+    question = "When did Putin and Biden have their last phone call of 2021?"
+    sentence = "During the past year, the presidents had several telephone conversations, the last one took place on December 31."
+    others = [
+        "Yesterday evening, a telephone conversation took place between the presidents of the two powers – Vladimir Putin and Joe Biden.",
+        "Aide to the Russian president, Yuri Ushakov, called it an “important action” and revealed some of the nuances of the conversation, "
+        "which, he said, was frank, meaningful and concrete, and in general quite constructive, as both sides set out their positions on security.",
+        "It lasted approximately 50 minutes.",
+    ]
+    cross = bundled_engine.cross_encoder
+    alone = float(cross.score(question, [sentence])[0])
+    assert float(cross.score(question, [*others, sentence])[-1]) == alone
+    assert float(cross.score(question, [sentence, others[1]])[0]) == alone
+
+
 def test_a_question_about_what_happened_is_not_answered_by_a_forecast(bundled_engine):
     from byline.answer import asks_what_happened
 
