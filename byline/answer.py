@@ -426,7 +426,7 @@ class AnswerBuilder:
             starts.append(len(words) - MAX_QUOTE_WORDS)
         windows = [" ".join(words[i : i + MAX_QUOTE_WORDS]) for i in starts]
         kind = expected_kind(question)
-        scores = [float(sc) + (KIND_BONUS if kind and has_kind(w, kind, question) else 0.0) for sc, w in zip(self.cross_encoder.score(question, windows), windows)]
+        scores = [float(sc) + (KIND_BONUS if kind and has_kind(w, kind, question) else 0.0) for sc, w in zip(self.cross_encoder.score(question, windows, batch_size=len(windows)), windows)]
         i = max(range(len(windows)), key=scores.__getitem__)
         last = len(starts) - 1
         # End where the sentence ends ("… while Putin has not …" had cut "yet decided") unless the
