@@ -208,6 +208,11 @@ def question_names(question: str) -> list[str]:
     return names
 
 
+def question_name_keys(question: str) -> set[str]:
+    """The question's names as they are compared (squashed: "U.S." is "us")."""
+    return {_squash(n) for n in question_names(question)}
+
+
 def missing_names(question: str, candidates: str) -> list[str]:
     """The question's names that the candidate passages' text (titles included) never mentions.
     "What did Xi Jinping say about the call?" answered from passages that never name Xi is
@@ -351,7 +356,7 @@ class AnswerBuilder:
         # cross-encoder then picks the sentence within the leading articles.
         article_rank = {aid: r for r, aid in enumerate(dict.fromkeys(c.passage.article_id for c in retrieved))}
         subject = asked_subject(question)
-        asked_names = {_squash(n) for n in question_names(question)}
+        asked_names = question_name_keys(question)
         for u in units:
             u.rank_score = (
                 u.score
@@ -602,7 +607,7 @@ def names_only_the_asked(answer: str, question: str) -> bool:
     Nationalities and places ("the Russian president") name nobody new."""
     if not re.search(r"\bwhom?\b", question, re.IGNORECASE):
         return False
-    asked = {_squash(n) for n in question_names(question)}
+    asked = question_name_keys(question)
     stop = stopwords("english")
     subject = _NAME_RUN.match(answer.lstrip())
     if not subject or not any(_squash(w) in asked for w in subject.group().split()):

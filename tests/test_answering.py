@@ -220,10 +220,10 @@ def test_the_kind_of_fact_asked_for_picks_the_sentence(bundled_engine, question,
 
 
 def test_a_sentence_about_another_person_of_the_question_ranks_lower(bundled_engine):
-    from byline.answer import _squash, asked_subject, names_another_subject, question_names
+    from byline.answer import asked_subject, names_another_subject, question_name_keys
 
     question = "When did Putin say he did not see any need to meet Biden?"
-    subject, asked = asked_subject(question), {_squash(n) for n in question_names(question)}
+    subject, asked = asked_subject(question), question_name_keys(question)
     assert subject == {"putin"}
     assert names_another_subject("US President Joe Biden did not deny the possibility of a meeting in January.", subject, asked)
     assert not names_another_subject("In mid-October, the Russian president indicated that he did not consider it necessary.", subject, asked)
