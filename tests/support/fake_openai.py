@@ -30,6 +30,11 @@ chat-completion requests (``times=None``: until ``set_fault(None)``):
     unauthorized    401 ``invalid_api_key`` regardless of the key
     unknown_model   404 ``model_not_found`` regardless of the model
 
+Reply hook: ``FakeOpenAIServer(reply_fn=fn)`` answers each chat completion with
+``fn(request_json)`` (the parsed request body) instead of the fixed ``reply``; faults
+apply as usual. If ``fn`` raises, the request gets a 500 ``server_error`` naming the
+exception. ``port=N`` binds 127.0.0.1:N instead of a free port (0).
+
 Only the standard library is used.
 """
 
@@ -43,7 +48,7 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 
 __all__ = ["FAULTS", "FakeOpenAIServer"]
 
@@ -86,7 +91,7 @@ class _Server(ThreadingHTTPServer):
         self._track_lock = threading.Lock()
         self._handler_threads: set[threading.Thread] = set()
         self._connections: set[socket.socket] = set()
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", owner._requested_port), _Handler)
 
     def process_request(self, request, client_address):  # type: ignore[override]
         thread = threading.Thread(
@@ -287,6 +292,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, {"hello": "world"})
             return
 
+        if self.owner.reply_fn is not None:
+            try:
+                reply = str(self.owner.reply_fn(body))
+            except Exception as exc:  # a broken reply function is the server's error, not the client's
+                self._send_json(
+                    500, _error_body(f"reply_fn failed: {type(exc).__name__}: {exc}", "server_error", None)
+                )
+                return
+
         if stream:
             self._stream_completion(body, reply, fault, opts)
         else:
@@ -425,13 +439,17 @@ class FakeOpenAIServer:
         reply: str = "Hello from the fake server.",
         model: str = "fake-model",
         api_key: str | None = None,
+        reply_fn: Callable[[dict], str] | None = None,
+        port: int = 0,
     ) -> None:
         self.reply = reply
+        self.reply_fn = reply_fn
         self.model = model
         self.api_key = api_key
         self.requests: list[dict] = []
         self.auth_headers: list[str] = []
         self.port: int = 0
+        self._requested_port = port
         self.base_url: str = ""
         self._lock = threading.Lock()
         self._fault: str | None = None
