@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -25,10 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 RTQA = ROOT.parent / "shared" / "benchmarks" / "realtimeqa"
-
-
-def _norm(text: str) -> str:
-    return " ".join(re.sub(r"\[\d+\]", " ", text).replace("“", '"').replace("”", '"').replace("’", "'").lower().split()).strip(" .")
 
 
 def run(replies_path: Path, only: str | None = None) -> list[dict]:
@@ -56,44 +51,37 @@ def run(replies_path: Path, only: str | None = None) -> list[dict]:
     return rows
 
 
+def _sentence_key(text: str) -> str:
+    from support.replay_openai import normalise_text
+
+    return normalise_text(text).rstrip(" .")
+
+
 def _score(reply: dict, answer) -> dict:
+    """One replayed reply against what Byline showed. The landed answer layer checks a generated
+    answer whole: kept, every sentence is shown with its markers (so counts as supported), or
+    quoted instead (every sentence removed)."""
+    from byline.answer import _split_cited
     from byline.evaluation.metrics import contains_answer
+    from support.replay_openai import find_passages
 
     gold = set(reply["sources"])
-    by_text = {_norm(s.text): s for s in _sentences(answer)} if answer.mode == "generated" else {}
+    shown = {_sentence_key(text): markers for text, markers in _split_cited(answer.answer)} if answer.mode == "generated" else {}
     cites = {c.n: c for c in answer.citations}
     out = []
     for s in reply["sentences"]:
-        got = by_text.get(_norm(s["text"]))
-        phrase = " ".join((s.get("cite") or "").lower().split())
-        holding = [n for n in (got.citations if got else []) if phrase and phrase in " ".join(cites[n].passage.lower().split())]
-        out.append({"true": s["true"], "error": s.get("error"), "kept": got is not None, "supported": bool(got and got.supported),
-                    "citations": list(got.citations) if got else [], "citations_holding": holding, "reason": got.reason if got else ""})  # fmt: skip
+        markers = shown.get(_sentence_key(s["text"]))
+        kept = markers is not None
+        # The citations whose passage holds the reply's cite phrase.
+        holding = [n for n in (markers or []) if s.get("cite") and n in cites and find_passages(s["cite"], {n: cites[n].passage})]
+        out.append({"true": s["true"], "error": s.get("error"), "kept": kept, "supported": kept,
+                    "citations": list(markers or []), "citations_holding": holding, "reason": ""})  # fmt: skip
     faithful = all(s["true"] for s in reply["sentences"])
     return {
-        "id": reply["id"], "set": reply["set"], "question": reply["question"], "faithful": faithful, "mode": answer.mode, "tier": getattr(answer, "tier", "refused" if answer.refused else "answer"),
+        "id": reply["id"], "set": reply["set"], "question": reply["question"], "faithful": faithful, "mode": answer.mode, "tier": "refused" if answer.refused else "answer",
         "answer": answer.answer, "correct": contains_answer(answer.answer, reply["answers"]), "cites_gold": any(c.article_id in gold for c in answer.citations),
         "sentences": out,
     }  # fmt: skip
-
-
-class _Sentence:
-    def __init__(self, text: str, citations: list[int], supported: bool = True, reason: str = ""):
-        self.text, self.citations, self.supported, self.reason = text, citations, supported, reason
-
-
-def _sentences(answer) -> list:
-    """The answer's checked sentences; an answer layer that checks the whole answer at once
-    (kept or quoted, nothing in between) keeps every sentence it shows, with its markers."""
-    if hasattr(answer, "sentences"):
-        return answer.sentences
-    out = []
-    for chunk in re.split(r"(?<=[.!?\]])\s+(?=[A-Z“\"])", answer.answer):
-        markers = [int(n) for m in re.finditer(r"\[(\d+(?:\s*,\s*\d+)*)\]", chunk) for n in m.group(1).split(",")]
-        text = re.sub(r"\s*\[\d+(?:\s*,\s*\d+)*\]", "", chunk).strip()
-        if text:
-            out.append(_Sentence(text, markers))
-    return out
 
 
 def summarize(rows: list[dict]) -> dict:
