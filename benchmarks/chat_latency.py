@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from byline import Engine
     from byline.config import load_settings
-    from byline.ui import build_app, launch
+    from byline.ui import build_app, close_app, launch
 
     # Alternate questions between the two passes: llama.cpp keeps the prompts it has seen, so a
     # question timed a second time would find its prompt cached and look ~0.3 s faster.
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                 engine_rows = [time_engine(engine, q, args.top_k) for q in engine_questions]
         finally:
             if app is not None:
-                app.close()
+                close_app(app)
             if proc is not None:
                 stop_process(proc)
             load_after = os.getloadavg()

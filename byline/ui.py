@@ -682,6 +682,31 @@ def launch(app: "gr.Blocks", engine: "Engine", *, host: str | None = None, port:
     return app, url
 
 
+def close_app(app: "gr.Blocks") -> None:
+    """Stop a launched app and free its port, safely from any thread.
+
+    Gradio's `Blocks.close()` calls `asyncio.Event.set()` on the server's stop event from the
+    calling thread while the server's loop may be iterating that event's waiters; CI once failed
+    on it ("deque mutated during iteration"). Setting the events on their own loop first makes
+    close()'s own set() a no-op."""
+    import asyncio
+
+    served = [getattr(app, name, None) for name in ("app", "server_app")]  # queue() may rebind `app`
+    events = {id(a.stop_event): a.stop_event for a in served if getattr(a, "stop_event", None) is not None}
+    for event in events.values():
+        loop = getattr(event, "_loop", None)  # bound by the first wait(); None if nothing waits
+        if loop is not None and loop.is_running() and not event.is_set():
+
+            async def _set(ev=event):
+                ev.set()
+
+            try:
+                asyncio.run_coroutine_threadsafe(_set(), loop).result(timeout=5)
+            except Exception:  # the loop stopped meanwhile: close() below still frees the port
+                pass
+    app.close()
+
+
 def serve(engine: "Engine", err_console) -> int:
     """Start the web chat on settings.host:port, print the URL, block until Ctrl+C; 0 when stopped.
 
@@ -706,7 +731,7 @@ def serve(engine: "Engine", err_console) -> int:
     except KeyboardInterrupt:
         err_console.print("Stopping.")
     finally:
-        app.close()
+        close_app(app)
     return 0
 
 

@@ -34,7 +34,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     from byline import Engine
-    from byline.ui import build_app, launch
+    from byline.ui import build_app, close_app, launch
 
     root = tmp_path_factory.mktemp("ui")
     copy_corpus(root / "corpus")
@@ -46,7 +46,7 @@ def server(tmp_path_factory):
     app = build_app(engine)
     _, url = launch(app, engine, host="127.0.0.1", port=_free_port())
     yield SimpleNamespace(url=url, engine=engine, root=root)
-    app.close()
+    close_app(app)
     engine.close()
 
 

@@ -11,6 +11,7 @@ import pytest
 from byline.types import Answer, ArticleInfo, Citation, IngestItem, IngestReport
 from byline.ui import (
     Exchange,
+    close_app,
     check_upload,
     one_sentence,
     question_overrides,
@@ -509,7 +510,7 @@ def test_serve_prints_the_url_queues_and_returns_0_when_stopped(fresh, monkeypat
         assert response.status == 200 and b"Byline" in response.read()
     app = built["app"]
     assert app.share is False and app._queue.default_concurrency_limit == 3
-    app.close()
+    close_app(app)
     thread.join(30)
     assert result.get("rc") == 0
     engine.close()
