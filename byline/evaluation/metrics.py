@@ -10,6 +10,11 @@ Definitions (also in docs/EVALUATION.md):
   found in "Lavrov’s", "6" in "six months", but "3" is not found in "2023".
 - Citation accuracy: the reply cites at least one gold article. Citation precision: the share of
   its citations that are from gold articles (averaged over answers that cite something).
+- Tiers: `answer_accuracy` counts the `answer` tier only (accepted string in the reply);
+  `answered_right` also needs a gold article cited; `shown` is the same test (accepted string and a
+  gold article cited) on what the `answer` or `closest` tier shows; `unanswerable_confident` is the
+  share of unanswerable questions given a confident (`answer` tier) answer; `false_refusals` the
+  share of answerable ones put in the `refused` tier.
 """
 
 from __future__ import annotations
@@ -92,6 +97,11 @@ class Row:
     total_s: float  # the engine's own timings["total"]
     wall_s: float  # wall time around the call
     mode: str = ""
+    tier: str = ""
+    short_answer: str | None = None
+    shown: bool | None = None  # answerable: accepted string and gold citation in what the answer or closest tier shows
+    contains: bool | None = None  # answerable: accepted string anywhere in the reply, whatever the tier
+    sentences: list = field(default_factory=list)  # generated answers: each sentence, its citations, supported or not
     notice: str = ""  # the engine's one sentence on a fallback or backend fault
     standalone_question: str = ""
     retrieved: list[str] = field(default_factory=list)  # article ids, deduplicated, best first (top 10)
@@ -109,21 +119,29 @@ def score(q: Question, answer: Answer, wall_s: float) -> Row:
     rank = article_rank(retrieved, gold) if gold else None
     cited = [c.article_id for c in answer.citations]
     has_gold = bool(gold)
+    tier = "refused" if answer.refused else answer.tier
+    contains = contains_answer(answer.answer, q.answers) if q.answerable else None
+    cites_gold = any(a in gold for a in cited) if has_gold else None
     return Row(
         id=q.id,
         question=q.question,
         answerable=q.answerable,
         answer=answer.answer,
         refused=bool(answer.refused),
-        correct=contains_answer(answer.answer, q.answers) if q.answerable else None,
+        correct=bool(contains and tier == "answer") if q.answerable else None,
         rank=rank,
         cited=cited,
-        cites_gold=any(a in gold for a in cited) if has_gold else None,
+        cites_gold=cites_gold,
         citation_precision=(sum(a in gold for a in cited) / len(cited)) if has_gold and cited else None,
         words=word_count(answer.answer),
         total_s=float(answer.timings.get("total", wall_s)),
         wall_s=wall_s,
         mode=answer.mode,
+        tier=tier,
+        short_answer=getattr(answer, "short_answer", None),
+        shown=bool(contains and tier in ("answer", "closest") and cites_gold is not False) if q.answerable else None,
+        contains=contains,
+        sentences=[x.to_json() for x in getattr(answer, "sentences", [])] if answer.mode == "generated" else [],
         notice=answer.notice,
         standalone_question=answer.standalone_question if answer.standalone_question != q.question else "",
         retrieved=list(dict.fromkeys(retrieved))[:10],
@@ -137,7 +155,7 @@ def error_row(q: Question, message: str, wall_s: float) -> Row:
     return Row(
         id=q.id, question=q.question, answerable=q.answerable, answer="", refused=False,
         correct=False if q.answerable else None, rank=None, cited=[], cites_gold=False if q.sources else None,
-        citation_precision=None, words=0, total_s=wall_s, wall_s=wall_s, mode="error",
+        citation_precision=None, words=0, total_s=wall_s, wall_s=wall_s, mode="error", tier="error",
         expected=list(q.answers), sources=sorted(set(q.sources)), error=message,
     )  # fmt: skip
 
@@ -170,10 +188,14 @@ def summarize(rows: list[Row]) -> dict:
         out[f"hit@{k}"] = _mean([float(hit_at(r.rank, k)) for r in with_gold])
     out["mrr@10"] = _mean([reciprocal_rank(r.rank) for r in with_gold])
     out["answer_accuracy"] = _mean([float(bool(r.correct)) for r in answerable])
+    out["answered_right"] = _mean([float(bool(r.correct) and r.cites_gold is not False) for r in answerable])
+    out["shown"] = _mean([float(bool(r.shown)) for r in answerable])
+    out["closest_tier"] = _mean([float(r.tier == "closest") for r in rows])
+    out["unanswerable_confident"] = _mean([float(r.tier == "answer") for r in unanswerable])
     out["citation_accuracy"] = _mean([float(bool(r.cites_gold)) for r in with_gold])
     out["citation_precision"] = _mean([r.citation_precision for r in cited])
-    out["refusal_accuracy"] = _mean([float(r.refused) for r in unanswerable])
-    out["false_refusals"] = _mean([float(r.refused) for r in answerable])
+    out["refusal_accuracy"] = _mean([float(r.tier != "answer") for r in unanswerable])  # kept out of the answer tier
+    out["false_refusals"] = _mean([float(r.tier == "refused") for r in answerable])
     for name, values in (("latency", [r.total_s for r in rows]), ("wall", [r.wall_s for r in rows])):
         for p in (50, 95):
             v = percentile(values, p)
@@ -189,5 +211,5 @@ def failures(rows: list[Row], k: int = 5) -> list[Row]:
         for r in rows
         if r.error
         or (r.answerable and (not r.correct or (r.sources and not hit_at(r.rank, k))))
-        or (not r.answerable and not r.refused)
+        or (not r.answerable and r.tier == "answer")
     ]

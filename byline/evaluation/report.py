@@ -14,10 +14,14 @@ METRICS: list[tuple[str, str, str]] = [
     ("hit@5", "Retrieval hit@5", "pct"),
     ("hit@10", "Retrieval hit@10", "pct"),
     ("mrr@10", "MRR@10", "num"),
-    ("answer_accuracy", "Answer accuracy (answerable)", "pct"),
+    ("answer_accuracy", "Answer accuracy (answer tier, answerable)", "pct"),
+    ("answered_right", "Answered right (answer tier, gold cited)", "pct"),
+    ("shown", "Shown (answer or closest tier, gold cited)", "pct"),
+    ("closest_tier", "Closest tier (all questions)", "pct"),
+    ("unanswerable_confident", "Unanswerable given a confident answer", "pct"),
     ("citation_accuracy", "Citation accuracy (cites a gold article)", "pct"),
     ("citation_precision", "Citation precision", "pct"),
-    ("refusal_accuracy", "Unanswerable refused", "pct"),
+    ("refusal_accuracy", "Unanswerable kept out of the answer tier", "pct"),
     ("false_refusals", "Answerable refused (false refusals)", "pct"),
     ("latency_p50_s", "Latency p50, engine (s)", "sec"),
     ("latency_p95_s", "Latency p95, engine (s)", "sec"),
@@ -29,8 +33,8 @@ METRICS: list[tuple[str, str, str]] = [
     ("unanswerable", "… unanswerable", "int"),
     ("errors", "Errors", "int"),
 ]
-CHART_METRICS = ["hit@1", "hit@5", "hit@10", "mrr@10", "answer_accuracy", "citation_accuracy", "citation_precision", "refusal_accuracy", "false_refusals"]
-CHART_LABELS = ["hit@1", "hit@5", "hit@10", "MRR@10", "answer\naccuracy", "citation\naccuracy", "citation\nprecision", "unanswerable\nrefused", "false\nrefusals"]
+CHART_METRICS = ["hit@5", "mrr@10", "answer_accuracy", "answered_right", "shown", "citation_accuracy", "refusal_accuracy", "false_refusals"]
+CHART_LABELS = ["hit@5", "MRR@10", "answer\naccuracy", "answered\nright", "shown", "citation\naccuracy", "unanswerable\nkept out", "false\nrefusals"]
 
 
 def fmt(value, kind: str) -> str:
@@ -124,10 +128,10 @@ def markdown(results: dict, chart_name: str = "chart.png") -> str:
         if not bad:
             lines += ["None.", ""]
             continue
-        lines += ["| id | problem | mode | question | expected | reply | gold rank |", "|---|---|---|---|---|---|---:|"]
+        lines += ["| id | problem | tier / mode | question | expected | reply | gold rank |", "|---|---|---|---|---|---|---:|"]
         for r in bad:
             lines.append(
-                f"| {r.id} | {problem(r)} | {r.mode} | {_cell(r.question, 90)} | {_cell(' / '.join(r.expected) or '(refuse)', 50)} "
+                f"| {r.id} | {problem(r)} | {r.tier} / {r.mode} | {_cell(r.question, 90)} | {_cell(' / '.join(r.expected) or '(refuse)', 50)} "
                 f"| {_cell(r.error or r.answer, 160)} | {r.rank if r.rank is not None else '–'} |"
             )
         lines.append("")
@@ -138,10 +142,12 @@ def problem(r: Row) -> str:
     if r.error:
         return "error"
     if not r.answerable:
-        return "not refused"
+        return "confident answer to an unanswerable question"
     parts = []
     if r.refused:
         parts.append("refused")
+    elif r.tier == "closest":
+        parts.append("closest tier" + (", answer shown" if r.shown else ", answer not shown"))
     elif not r.correct:
         parts.append("wrong answer")
     if r.sources and (r.rank is None or r.rank > 5):

@@ -1,0 +1,169 @@
+"""Checking a generated answer sentence by sentence against the passages it cites.
+
+Two contracts, by the size of the model:
+- a capable model (`openai`, `openai-compatible`, a larger local GGUF) answers in its own words;
+  each sentence is kept, and is *supported* when the numbers, dates and names in it occur in a
+  passage it cites (normalised: "50" ~ "fifty", "Dmitry" ~ "Dmitri", "Putin-Biden" holds "Biden")
+  and the cross-encoder, reading the sentence as the query, finds a sentence of that passage that
+  says it. A sentence citing the wrong passage is re-cited to one that supports it; one that no
+  given passage supports is kept and marked unsupported.
+- the packaged 135M model invents facts when it paraphrases, so every content word of its answer
+  must be in the one sentence it was given (`small_model_supported`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+
+from byline.facts import MONTHS
+from byline.nltk_data import sentence_spans, stopwords
+from byline.words import WORD, content_words, name_tokens, squash, stem5
+
+# The cross-encoder logit (claim as query, passage sentence or pair as passage) from which a
+# sentence counts as said by the passage; fitted on evals/replies.jsonl (docs/EVALUATION.md).
+SUPPORT_LOGIT = 0.0
+_MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+_NUMBER_WORDS = {
+    w: str(i)
+    for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty".split())
+} | {w: str(10 * i) for i, w in enumerate("thirty forty fifty sixty seventy eighty ninety".split(), start=3)}
+_MONTH = re.compile(rf"\b(?:{MONTHS})\b", re.IGNORECASE)
+
+
+@dataclass
+class CheckedSentence:
+    text: str
+    citations: list[int] = field(default_factory=list)  # final citation numbers
+    supported: bool = False
+    reason: str = ""  # why unsupported, for the page's tooltip and the JSON
+
+    def to_json(self) -> dict:
+        out = {"text": self.text, "citations": self.citations, "supported": self.supported}
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+def split_cited(text: str) -> list[tuple[str, list[int]]]:
+    """Answer sentences with the passage numbers the model put after them."""
+    out: list[tuple[str, list[int]]] = []
+    for a, b in sentence_spans(text) or [(0, len(text))]:
+        chunk = text[a:b]
+        markers = [int(n) for m in _MARKER.finditer(chunk) for n in m.group(1).split(",")]
+        clean = _MARKER.sub("", chunk).strip()
+        if clean and re.search(r"\w", clean):
+            out.append((clean, markers))
+        elif markers and out:
+            out[-1][1].extend(markers)
+    return out
+
+
+def _numbers(text: str) -> set[str]:
+    words = re.findall(r"\d[\d,.]*\d|\d|[A-Za-z]+", text.lower())
+    out = set()
+    for w in words:
+        if w[0].isdigit():
+            out.add(w.replace(",", "").rstrip("."))
+        elif w in _NUMBER_WORDS and w not in ("one", "zero"):  # "one of the rounds" counts nothing
+            out.add(_NUMBER_WORDS[w])
+    return out
+
+
+def _names(sentence: str) -> list[str]:
+    """Capitalised words after the first, split at hyphens ("Putin-Biden" → Putin, Biden)."""
+    stop = stopwords("english")
+    tokens = WORD.findall(sentence)
+    out = []
+    for t in tokens[1:]:
+        for part in re.split(r"[-–—/]", t.strip("'’")):
+            part = re.sub(r"(?:’s|'s)$", "", part)
+            if part[:1].isupper() and part.lower() not in stop and not _MONTH.fullmatch(part) and len(part) > 1:
+                out.append(part)
+    return out
+
+
+# News writes these either way; a claim saying "US" is supported by "the United States".
+_ALIASES = {
+    "us": ("unitedstates", "america", "usa"), "usa": ("unitedstates", "us"), "america": ("unitedstates", "us"),
+    "uk": ("unitedkingdom", "britain"), "britain": ("unitedkingdom", "uk"), "un": ("unitednations",), "eu": ("europeanunion",),
+    "american": ("us", "unitedstates"), "british": ("uk", "britain"), "russian": ("russia",), "ukrainian": ("ukraine",),
+}  # fmt: skip
+
+
+def _name_found(name: str, tokens: set[str], squashed: str = "") -> bool:
+    key = squash(name)
+    if key in tokens or any(a in tokens or (len(a) > 3 and a in squashed) for a in _ALIASES.get(key, ())):
+        return True
+    # Transliterations and typos: "Dmitry" ~ "Dmitri", "Zelensky" ~ "Zelenskyy".
+    return len(key) >= 4 and any(t[:3] == key[:3] and SequenceMatcher(None, key, t).ratio() >= 0.8 for t in tokens if len(t) >= 4)
+
+
+def facts_missing(sentence: str, evidence: str) -> list[str]:
+    """The numbers, months and names of `sentence` that `evidence` does not state."""
+    missing = sorted(_numbers(sentence) - _numbers(evidence))
+    have_months = {m.lower()[:3] for m in _MONTH.findall(evidence)}
+    missing += [m for m in _MONTH.findall(sentence) if m.lower()[:3] not in have_months]
+    tokens, squashed = name_tokens(evidence), squash(evidence)
+    missing += [n for n in _names(sentence) if not _name_found(n, tokens, squashed)]
+    return missing
+
+
+def units_of(passage: str) -> list[tuple[int, int]]:
+    """The passage's sentences and adjacent pairs, as offsets: what a claim may be said by."""
+    spans = sentence_spans(passage) or [(0, len(passage))]
+    units = spans + [(spans[i][0], spans[i + 1][1]) for i in range(len(spans) - 1)]
+    return [(a, b) for a, b in units if passage[a:b].strip()]
+
+
+def support(sentence: str, meta: str, passage: str, cross_encoder) -> tuple[bool, str, tuple[int, int] | None]:
+    """(supported, why not, the span that says it) of one claim against one passage.
+
+    The cross-encoder, with the claim as the query, ranks the passage's sentences and adjacent
+    pairs; the claim is supported when one of the best three says it closely enough *and* states
+    every number, month and name of the claim (with the passage's title, source and date, `meta`).
+    Checking the facts in the sentence that says the claim, not anywhere in the passage, is what
+    catches "two rounds" for "three rounds" when "two" is elsewhere in the passage."""
+    units = units_of(passage)
+    if not units:
+        return False, "the passage is empty", None
+    scores = [float(x) for x in cross_encoder.score(sentence, [passage[a:b] for a, b in units])]
+    order = sorted(range(len(units)), key=scores.__getitem__, reverse=True)[:3]
+    why = "the passage does not say this"
+    for i in order:
+        if scores[i] < SUPPORT_LOGIT:
+            break
+        a, b = units[i]
+        missing = facts_missing(sentence, f"{meta}\n{passage[a:b]}")
+        if not missing:
+            return True, "", units[i]
+        why = f"the passage does not say {missing[0]} here"
+    return False, why, None
+
+
+# --- the 135M model's contract --------------------------------------------------------------------
+def _overlap(sentence: str, passage: str) -> float:
+    words = content_words(sentence)
+    if not words:
+        return 0.0
+    have = {stem5(w) for w in content_words(passage)}
+    return sum(stem5(w) in have for w in words) / len(words)
+
+
+def small_model_supported(sentence: str, passage: str) -> bool:
+    """Every number, name and content word of a small model's sentence is in its evidence."""
+    low = passage.lower()
+    numbers = re.findall(r"\d[\d,.]*\d|\d", sentence)
+    if any(n.replace(",", "") not in low.replace(",", "") for n in numbers):
+        return False
+    tokens = WORD.findall(sentence)
+    names = [t for t in tokens[1:] if t[:1].isupper() and t.lower() not in stopwords("english")]
+    if any(n.lower().strip("'’") not in low for n in names):
+        return False
+    return _overlap(sentence, passage) >= 1.0
+
+
+def best_overlap_span(sentence: str, passage: str) -> tuple[int, int]:
+    spans = sentence_spans(passage, quotable=True) or [(0, len(passage))]
+    return max(spans, key=lambda ab: _overlap(sentence, passage[ab[0] : ab[1]]))
