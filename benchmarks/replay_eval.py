@@ -31,7 +31,10 @@ def run(replies_path: Path, only: str | None = None) -> list[dict]:
     from byline.evaluation.pipelines import BylinePipeline
     from support.replay_openai import ReplayOpenAIServer, load_replies
 
+    from byline.types import Turn
+
     replies = load_replies(replies_path)
+    parents = _parent_questions()
     dates = {}
     if RTQA.is_dir():
         dates = {q["id"]: q.get("question_date") for q in map(json.loads, (RTQA / "dev.jsonl").open(encoding="utf-8"))}
@@ -45,40 +48,51 @@ def run(replies_path: Path, only: str | None = None) -> list[dict]:
             pipe = BylinePipeline(base, corpus)
             pipe.prepare()
             for r in chosen:
-                answer = pipe.engine.ask(r["question"], question_date=dates.get(r.get("qid")) if set_name == "realtimeqa" else None)
+                # A follow-up is asked after the question it follows, as the chat would ask it.
+                history = [Turn(parents[r["qid"]], "")] if r.get("qid") in parents else None
+                answer = pipe.engine.ask(r["question"], history=history, question_date=dates.get(r.get("qid")) if set_name == "realtimeqa" else None)
                 rows.append(_score(r, answer))
             pipe.close()
     return rows
 
 
+def _parent_questions() -> dict[str, str]:
+    """qid → the question it follows (`follow_up_of`), over the question sets the replies answer."""
+    by_id: dict[str, dict] = {}
+    for path in (ROOT / "evals" / "bundled.jsonl", RTQA / "dev.jsonl"):
+        if path.exists():
+            by_id.update({q["id"]: q for q in map(json.loads, path.open(encoding="utf-8")) if q})
+    return {qid: by_id[q["follow_up_of"]]["question"] for qid, q in by_id.items() if q.get("follow_up_of") in by_id}
+
+
 def _sentence_key(text: str) -> str:
+    import re
+
     from support.replay_openai import normalise_text
 
-    return normalise_text(text).rstrip(" .")
+    return normalise_text(re.sub(r"\s*\[\d+\]", "", text)).rstrip(" .")
 
 
 def _score(reply: dict, answer) -> dict:
-    """One replayed reply against what Byline showed. The landed answer layer checks a generated
-    answer whole: kept, every sentence is shown with its markers (so counts as supported), or
-    quoted instead (every sentence removed)."""
-    from byline.answer import _split_cited
+    """One replayed reply against what Byline showed: each of the reply's sentences is matched to
+    the checked sentence Byline kept (supported or marked unsupported), or counts as removed when
+    the answer fell back to a quote."""
     from byline.evaluation.metrics import contains_answer
     from support.replay_openai import find_passages
 
     gold = set(reply["sources"])
-    shown = {_sentence_key(text): markers for text, markers in _split_cited(answer.answer)} if answer.mode == "generated" else {}
+    by_text = {_sentence_key(x.text): x for x in answer.sentences} if answer.mode == "generated" else {}
     cites = {c.n: c for c in answer.citations}
     out = []
     for s in reply["sentences"]:
-        markers = shown.get(_sentence_key(s["text"]))
-        kept = markers is not None
+        got = by_text.get(_sentence_key(s["text"]))
         # The citations whose passage holds the reply's cite phrase.
-        holding = [n for n in (markers or []) if s.get("cite") and n in cites and find_passages(s["cite"], {n: cites[n].passage})]
-        out.append({"true": s["true"], "error": s.get("error"), "kept": kept, "supported": kept,
-                    "citations": list(markers or []), "citations_holding": holding, "reason": ""})  # fmt: skip
+        holding = [n for n in (got.citations if got else []) if s.get("cite") and n in cites and find_passages(s["cite"], {n: cites[n].passage})]
+        out.append({"true": s["true"], "error": s.get("error"), "kept": got is not None, "supported": bool(got and got.supported),
+                    "citations": list(got.citations) if got else [], "citations_holding": holding, "reason": got.reason if got else ""})  # fmt: skip
     faithful = all(s["true"] for s in reply["sentences"])
     return {
-        "id": reply["id"], "set": reply["set"], "question": reply["question"], "faithful": faithful, "mode": answer.mode, "tier": "refused" if answer.refused else "answer",
+        "id": reply["id"], "set": reply["set"], "question": reply["question"], "faithful": faithful, "mode": answer.mode, "tier": answer.tier,
         "answer": answer.answer, "correct": contains_answer(answer.answer, reply["answers"]), "cites_gold": any(c.article_id in gold for c in answer.citations),
         "sentences": out,
     }  # fmt: skip

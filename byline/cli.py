@@ -211,7 +211,11 @@ def _print_answer(answer) -> None:
         out.print(f"[yellow]{escape(answer.notice)}[/yellow]")
     if answer.standalone_question and answer.standalone_question != answer.question:
         out.print(f"[dim](searched for: {escape(answer.standalone_question)})[/dim]")
-    out.print(escape(answer.answer))
+    if answer.mode == "generated" and any(not x.supported for x in answer.sentences):
+        # A sentence no passage supports is shown, and marked, never passed off as cited fact.
+        out.print(" ".join(escape(x.text + "".join(f" [{n}]" for n in x.citations)) + ("" if x.supported else " [yellow](unsupported)[/yellow]") for x in answer.sentences))
+    else:
+        out.print(escape(answer.answer))
     if answer.citations:
         out.print("\nSources:")
     for c in answer.citations:

@@ -87,7 +87,11 @@ class Settings(BaseSettings):
     bm25_k: int = 30
     rerank_k: int = Field(12, description="candidate passages kept after fusion (ranked by article)")
     top_k: int = Field(3, description="sources shown with an answer")
-    answer_threshold: float = Field(5.3, description="best evidence unit (sentence or pair) logit below which no sentence answers the question")
+    answer_threshold: float = Field(5.3, description="best evidence unit (sentence or pair) logit from which the answer is confident; below it the closest passages are shown")
+    model_kind: Literal["auto", "small", "capable"] = Field(
+        "auto",
+        description="how the generator is used: 'small' answers from one sentence and is checked word for word; 'capable' gets the numbered passages and answers in its own words; 'auto': capable for openai / openai-compatible and for a local GGUF of 1 GB or more",
+    )
     evidence_passages: int = Field(8, description="passages whose sentences are candidate evidence (two from each of the top four articles)")
     recency_days: int = Field(7, description="with a question date, prefer articles published this many days before it")
     max_question_chars: int = 2000
@@ -98,9 +102,19 @@ class Settings(BaseSettings):
     max_upload_mb: int = 20
     concurrency: int = 4
 
+    # The OpenAI-compatible API (/v1) served beside the chat
+    serve_api_key: SecretStr | None = Field(
+        None,
+        description="key every /v1 request must send as 'Authorization: Bearer …' (BYLINE_SERVE_API_KEY); "
+        "not BYLINE_API_KEY, which is the generator's key and must not double as a client's",
+    )
+    api_concurrency: int = Field(4, description="/v1 requests answered at once; more wait for a slot")
+    api_queue_seconds: float = Field(60.0, description="how long a /v1 request waits for a slot before a 429")
+    api_max_request_kb: int = Field(512, description="largest /v1 request body accepted (413 above it)")
+
     profile: str | None = None
 
-    @field_validator("api_key", mode="before")
+    @field_validator("api_key", "serve_api_key", mode="before")
     @classmethod
     def _empty_key_is_none(cls, v: Any) -> Any:
         return None if v in ("", None) else v
@@ -122,6 +136,7 @@ class Settings(BaseSettings):
         data = self.model_dump(mode="json")
         key = self.effective_api_key()
         data["api_key"] = _mask(key)
+        data["serve_api_key"] = _mask(self.serve_api_key.get_secret_value()) if self.serve_api_key else None
         return data
 
 
@@ -145,14 +160,23 @@ class _TomlProfileSource(PydanticBaseSettingsSource):
         return dict(self._data)
 
 
-def _load_toml_with_profile() -> dict[str, Any]:
+def _read_toml() -> dict[str, Any]:
     path = Path(os.environ.get("BYLINE_CONFIG", DEFAULT_CONFIG_FILE))
-    raw: dict[str, Any] = {}
-    if path.is_file():
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+
+
+def configured_profiles() -> dict[str, dict[str, Any]]:
+    """The profiles byline.toml defines ([profiles.NAME]), over the built-in ones of the same name."""
+    return {**BUILTIN_PROFILES, **_read_toml().get("profiles", {})}
+
+
+def _load_toml_with_profile() -> dict[str, Any]:
+    raw = _read_toml()
     profiles = {**BUILTIN_PROFILES, **raw.pop("profiles", {})}
     name = _PROFILE_FLAG.get() or os.environ.get("BYLINE_PROFILE") or raw.get("profile")
     if name:
@@ -176,3 +200,19 @@ def load_settings(overrides: dict[str, Any] | None = None, profile: str | None =
         raise ConfigError(str(exc)) from exc
     finally:
         _PROFILE_FLAG.reset(token)
+
+
+CAPABLE_GGUF_BYTES = 1 << 30  # the packaged SmolLM2 is 0.1 GB; a 1B model at 4 bits is about 0.7 GB, a 3B one 2 GB
+
+
+def is_capable(settings: "Settings") -> bool:
+    """Whether the backend's model answers in its own words from several passages."""
+    if settings.backend == "extractive" or settings.model_kind == "small":
+        return False
+    if settings.model_kind == "capable" or settings.backend in ("openai", "openai-compatible"):
+        return True
+    path = settings.model_path
+    try:
+        return bool(path) and Path(path).stat().st_size >= CAPABLE_GGUF_BYTES
+    except OSError:
+        return False

@@ -14,7 +14,7 @@ from typing import Any
 
 from byline.answer import AnswerBuilder, Plan
 from byline.chat import rewrite
-from byline.config import Settings, load_settings
+from byline.config import Settings, is_capable, load_settings
 from byline.places import place_names
 from byline.llm import GeneratorError, LocalServer, OpenAIGenerator, make_generator
 from byline.types import Answer, ArticleInfo, Done, IngestReport, SourcesFound, StandaloneQuestion, Token, Turn
@@ -221,14 +221,16 @@ class Engine:
         plan.question = question
         t2 = time.perf_counter()
 
-        if not plan.refused and generator is None and settings.backend != "extractive" and not notice:
+        capable = is_capable(settings)
+        wants = settings.backend != "extractive" and builder.wants_generation(plan, capable)
+        if wants and generator is None and not notice:
             generator, notice = self._generator_or_notice(settings)
-        if plan.refused:
-            answer = builder.refusal(plan)
+        if not wants:
+            answer = builder.extractive(plan)
         elif generator is None:
-            answer = builder.extractive(plan, "fallback" if notice else "extractive", notice and f"{notice} Showing the best supporting sentence instead.")
+            answer = builder.extractive(plan, "fallback", notice and f"{notice} Showing the best supporting sentence instead.")
         else:
-            answer = yield from self._generate(builder, plan, generator, settings)
+            answer = yield from self._generate(builder, plan, generator, settings, capable, history)
         t3 = time.perf_counter()
         answer.standalone_question = standalone
         answer.backend = settings.backend
@@ -251,17 +253,17 @@ class Engine:
         except GeneratorError as exc:
             return None, str(exc)
 
-    def _generate(self, builder: AnswerBuilder, plan: Plan, generator: OpenAIGenerator, settings: Settings):
-        multi = settings.backend != "local"  # larger models handle several numbered passages
-        messages = builder.messages(plan, multi)
+    def _generate(self, builder: AnswerBuilder, plan: Plan, generator: OpenAIGenerator, settings: Settings, capable: bool, history: list[Turn] | None):
+        messages = builder.messages(plan, capable, history)
         pieces: list[str] = []
+        tokens = settings.max_answer_tokens * (4 if capable else 1)  # a capable model writes sentences with [n] markers
         try:
-            for piece in generator.stream(messages, settings.max_answer_tokens):
+            for piece in generator.stream(messages, tokens):
                 pieces.append(piece)
                 yield Token(piece)
         except GeneratorError as exc:
             return builder.extractive(plan, "fallback", f"{exc} Showing the best supporting sentence instead.")
-        return builder.finish(plan, "".join(pieces), multi, settings.backend)
+        return builder.finish(plan, "".join(pieces), capable, settings.backend)
 
     def close(self) -> None:
         self._local.stop()

@@ -103,6 +103,10 @@ class Answer:
     backend: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     retrieved: list[ScoredPassage] = field(default_factory=list)  # for evaluation
+    # "answer" (confident), "closest" (passages that come closest) or "refused" (nothing relevant).
+    tier: Literal["answer", "closest", "refused"] = "answer"
+    short_answer: str | None = None  # the date, name, number or place that answers, when there is one
+    sentences: list = field(default_factory=list)  # verify.CheckedSentence: each sentence, its citations, supported or not
 
     def to_json(self) -> dict:
         out = {
@@ -110,6 +114,9 @@ class Answer:
             "refused": self.refused,
             "citations": [c.public() for c in self.citations],
             "mode": self.mode,
+            "tier": self.tier,
+            "short_answer": self.short_answer,
+            "sentences": [x.to_json() for x in self.sentences],
             "backend": self.backend,
         }
         if self.standalone_question and self.standalone_question != self.question:

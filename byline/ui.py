@@ -13,7 +13,6 @@ are wrapped so a failure becomes one sentence on the page, never a traceback.
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import logging
 import re
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from byline.dates import mentions_recent_time
+from byline.dates import as_of_for
 from byline.types import Answer, ArticleInfo, Citation, Done, IngestReport, SourcesFound, StandaloneQuestion, Token, Turn
 
 if TYPE_CHECKING:  # gradio takes seconds to import; the render helpers do not need it
@@ -68,10 +67,16 @@ class Exchange:
     notice: str = ""
     error: str = ""
     mode: str = ""
+    tier: str = ""
+    short_answer: str | None = None
+    sentences: list = field(default_factory=list)  # verify.CheckedSentence of a generated answer
     done: bool = False
 
     def apply(self, answer: Answer) -> None:
         self.text = answer.answer
+        self.tier = answer.tier
+        self.short_answer = answer.short_answer
+        self.sentences = list(answer.sentences) if answer.mode == "generated" else []
         self.citations = list(answer.citations)
         self.refused = answer.refused
         self.notice = answer.notice
@@ -132,6 +137,30 @@ def render_answer_text(text: str, citations: list[Citation], exchange_index: int
     return "".join(out)
 
 
+def render_answer_body(ex: "Exchange", index: int) -> str:
+    """The finished answer: the short answer in bold, closest-tier lines one per row, and each
+    generated sentence that no passage supports marked (never shown as cited fact)."""
+    if ex.sentences and ex.mode == "generated":
+        out = []
+        for s in ex.sentences:
+            text = s.text + "".join(f" [{n}]" for n in s.citations)
+            html = render_answer_text(text, ex.citations, index)
+            if not s.supported:
+                why = esc(f"Not supported by the passages: {s.reason}" if s.reason else "Not supported by the passages")
+                html = f'<span class="byline-unsupported" title="{why}">{html}<span class="byline-unsupported-label">unsupported</span></span>'
+            out.append(html)
+        return " ".join(out)
+    if ex.tier == "closest":
+        lines = (ex.text or "").split("\n")
+        head, rest = lines[0], [ln.removeprefix("- ") for ln in lines[1:] if ln.strip()]
+        items = "".join(f"<li>{render_answer_text(ln, ex.citations, index)}</li>" for ln in rest)
+        return f'<div class="byline-closest-line">{esc(head)}</div><ul class="byline-closest-list">{items}</ul>'
+    short = ex.short_answer
+    if short and (ex.text or "").startswith(short):
+        return f'<strong class="byline-short">{esc(short)}</strong>' + render_answer_text(ex.text[len(short) :], ex.citations, index)
+    return render_answer_text(ex.text, ex.citations, index)
+
+
 def render_passage(citation: Citation) -> str:
     """The passage, escaped, with the supporting sentence in <mark>."""
     p = citation.passage or ""
@@ -190,9 +219,14 @@ def render_exchange(ex: Exchange, index: int) -> str:
     else:
         state = "done" if ex.done else ("streaming" if ex.text else "pending")
         notice = f'<div class="byline-notice">{esc(ex.notice)}</div>' if ex.notice else ""
-        body = render_answer_text(ex.text, ex.citations, index)
+        label = ""
+        if ex.done and ex.tier == "closest":
+            label = '<span class="byline-tier-label">Closest passages</span>'
+        elif ex.done and ex.mode == "fallback" and not ex.notice:
+            label = '<span class="byline-quoted-label" title="The model\'s answer did not hold up against the passage, so the passage is quoted.">quoted</span>'
+        body = render_answer_body(ex, index) if ex.done else render_answer_text(ex.text, ex.citations, index)
         parts.append(
-            f'<div class="byline-answer byline-{state}" data-mode="{esc(ex.mode)}">{notice}'
+            f'<div class="byline-answer byline-{state} byline-tier-{esc(ex.tier or "answer")}" data-mode="{esc(ex.mode)}" data-tier="{esc(ex.tier)}">{notice}{label}'
             f'<div class="byline-answer-text">{body}</div></div>'
         )
         if ex.done:
@@ -392,10 +426,7 @@ class _Handlers:
         yield render_conversation(exchanges), exchanges, ""
         try:
             overrides = question_overrides(backend, base_url, model, api_key, top_k)
-            # Today's date narrows the search to recent articles only when the question asks about
-            # "now"; "When was the Geneva summit?" must still find a 2021 article.
-            as_of = dt.date.today().isoformat() if mentions_recent_time(question) else None
-            events = self.engine.stream(question, history, as_of, **overrides)
+            events = self.engine.stream(question, history, as_of_for(question), **overrides)
             for event in events:
                 if isinstance(event, Token):
                     ex.text += event.text

@@ -27,6 +27,10 @@ RTQA = SHARED / "benchmarks" / "realtimeqa"
 # Measured with the extractive backend (docs/EVALUATION.md); the floors leave room for noise.
 BUNDLED_FLOORS = {"answer_accuracy": 0.94, "refusal_accuracy": 1.0, "hit@5": 0.95}  # measured 0.96, 1.0, 1.0 (2026-12-01, session 6); every unanswerable question must stay refused
 RTQA_SLICE_FLOORS = {"hit@5": 0.7}
+# evals/check2_bundled.jsonl, typed as users type, written blind and first run on 2026-12-01
+# (session 8): answer tier 0.333, shown 0.476, unanswerable kept out 0.75, false refusals 0.048.
+CHECK2_FLOORS = {"answer_accuracy": 0.30, "shown": 0.43, "refusal_accuracy": 0.625, "hit@5": 0.95}
+CHECK2_CEILINGS = {"false_refusals": 0.10}
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -297,8 +301,8 @@ def test_report_files_from_hand_made_results(tmp_path):
     files = report.write_all(results, tmp_path / "out")
     assert [f.name for f in files] == ["report.md", "results.json", "chart.png"]
     md = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
-    assert "| Answer accuracy (answerable) | 50.0% |" in md
-    assert "| b | wrong answer | extractive | Where? | x\\|y | no | 1 |" in md  # failures table, pipes escaped
+    assert "| Answer accuracy (answer tier, answerable) | 50.0% |" in md
+    assert "| b | wrong answer | answer / extractive | Where? | x\\|y | no | 1 |" in md  # failures table (tier / mode), pipes escaped
     assert "| a |" not in md
     assert (tmp_path / "out" / "chart.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -318,7 +322,7 @@ def test_runs_combine_into_one_side_by_side_report(tmp_path):
     assert list(both["summary"]) == ["byline-extractive", "byline-local"]
     assert both["summary"]["byline-extractive"]["answer_accuracy"] == 1.0 and both["summary"]["byline-local"]["answer_accuracy"] == 0.0
     md = report.markdown(both)
-    assert "| Answer accuracy (answerable) | 100.0% | 0.0% |" in md
+    assert "| Answer accuracy (answer tier, answerable) | 100.0% | 0.0% |" in md
     other = run("local", "Geneva")
     other["meta"]["set"] = "other.jsonl"
     with pytest.raises(ValueError, match="different question sets"):
@@ -354,6 +358,21 @@ def test_bundled_set_end_to_end_extractive(tmp_path, capsys):
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert len(results["rows"]["byline"]) == 63 and results["summary"]["byline"] == summary
     assert (tmp_path / "indexes").is_dir() and not (tmp_path / "index").exists()  # its own index
+
+
+def test_user_typed_questions_hold_their_held_out_floors(tmp_path, capsys):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for f in CORPUS.glob("*.md"):
+        shutil.copy(f, corpus / f.name)
+    code, printed = _run_eval(tmp_path, capsys, ["--set", str(ROOT / "evals" / "check2_bundled.jsonl"), "--corpus", str(corpus), "--backend", "extractive", "--out", str(tmp_path / "out")])
+    assert code == 0
+    summary = printed["summary"]["byline"]
+    assert summary["questions"] == 50 and summary["errors"] == 0
+    for key, floor in CHECK2_FLOORS.items():
+        assert summary[key] >= floor, f"{key} {summary[key]} fell below {floor}"
+    for key, ceiling in CHECK2_CEILINGS.items():
+        assert summary[key] <= ceiling, f"{key} {summary[key]} rose above {ceiling}"
 
 
 def test_bad_set_is_a_usage_error(tmp_path, capsys):

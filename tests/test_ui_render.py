@@ -189,6 +189,36 @@ def test_refusal_looks_different():
     assert '<div class="byline-refused-why">No passage mentions &lt;Xi&gt;.</div>' in render_exchange(ex, 0)
 
 
+def test_each_tier_is_rendered_its_own_way():
+    from byline.compose import CLOSEST_LINE
+    from byline.verify import CheckedSentence
+
+    # answer: the short answer in bold ahead of the quote
+    ex = Exchange("when was the geneva summit")
+    ex.apply(answer(answer="June 2021 — “The summit was held in Geneva in June 2021.” [1]", tier="answer", short_answer="June 2021"))
+    out = render_exchange(ex, 0)
+    assert '<strong class="byline-short">June 2021</strong>' in out and 'data-tier="answer"' in out and "byline-chip" in out
+    # closest: one line saying so, each sentence on its own line with its chip; not styled as a refusal
+    ex = Exchange("how many people live in geneva")
+    ex.apply(answer(answer=f"{CLOSEST_LINE}\n- “Talks were held in Geneva.” [1]\n- “Geneva hosted the summit.” [1]", tier="closest"))
+    out = render_exchange(ex, 0)
+    assert 'data-tier="closest"' in out and "Closest passages" in out and out.count("<li>") == 2
+    assert "byline-refused" not in out and 'data-state="done"' in out
+    # a generated sentence no passage supports is marked, never shown as cited fact
+    ex = Exchange("when was the summit")
+    sentences = [CheckedSentence("It was in June 2021.", [1], True), CheckedSentence("It lasted <b>9</b> days.", [], False, "the passage does not say 9 here")]
+    ex.apply(answer(answer="It was in June 2021. [1] It lasted 9 days.", mode="generated", tier="answer", sentences=sentences))
+    out = render_exchange(ex, 0)
+    assert out.count('class="byline-unsupported"') == 1 and "unsupported</span>" in out and "the passage does not say 9 here" in out
+    assert "&lt;b&gt;9&lt;/b&gt;" in out and "<b>" not in out
+    assert_inert(out)
+    # a model answer that failed its check shows as the quote with a quiet label, no banner
+    ex = Exchange("when was the summit")
+    ex.apply(answer(answer="“The summit was held in June 2021.” [1]", mode="fallback", notice=""))
+    out = render_exchange(ex, 0)
+    assert "byline-quoted-label" in out and "byline-notice" not in out
+
+
 def test_error_is_one_sentence():
     ex = Exchange("q")
     ex.error = "Please type a question."

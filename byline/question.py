@@ -1,0 +1,120 @@
+"""What a question asks about: the names it mentions (which the evidence must mention too), the
+category a "which X" question asks for, and who acts in it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from byline.facts import NAME_RUN
+from byline.nltk_data import stopwords
+from byline.places import place_names
+from byline.words import content_words, name_tokens, squash, stem5
+
+
+# Category nouns a sentence names only by example ("in which city" -> "in Istanbul").
+_IMPLICIT_NOUNS = {
+    "city", "country", "countries", "place", "town", "capital", "state", "region", "nation", "location",
+    "person", "people", "man", "woman", "official", "leader", "politician", "name", "one", "animal", "species",
+    "day", "date", "month", "year", "time", "week", "weekday",
+    "organisation", "organization", "agency", "outlet", "news", "company", "group", "body", "institution",
+    "word", "words", "phrase", "thing", "way", "kind", "type", "number", "measure", "team", "side", "party",
+}  # fmt: skip
+# "Which documentary did …", "which building was …": the word before the verb is the category.
+# "Which wildly popular show …" is not matched: without a tagger an adjective is not told from a noun.
+# "In which building in Geneva did …" names the category before a short place or time phrase.
+_FOCUS_RE = re.compile(
+    r"\b(?:which|what)\s+([a-z]+)\s+(?:(?:in|at|of|on|from|for|near|inside)\s+(?:the\s+)?[A-Za-z’'-]+\s+)?(?:is|was|are|were|did|does|do|has|have|had|will|would|can|could)\b",
+    re.IGNORECASE,
+)
+
+
+def focus_noun(question: str) -> str | None:
+    """The category a "which X" / "what X" question asks for, when some candidate passage must name it."""
+    m = _FOCUS_RE.search(question)
+    if not m:
+        return None
+    noun = m.group(1).lower()
+    if noun in _IMPLICIT_NOUNS or noun.removesuffix("s") in _IMPLICIT_NOUNS or noun in stopwords("english") or noun.endswith("ed"):
+        return None
+    return noun
+
+
+def names_noun(text: str, noun: str | None) -> int:
+    """1 when `text` names the category asked for ("documentary", "programme" ~ "program")."""
+    return int(bool(noun) and any(stem5(w) == stem5(noun) for w in content_words(text)))
+
+
+def question_names(question: str) -> list[str]:
+    """Names and figures the question mentions: capitalised words that do not open a sentence,
+    and numbers of two or more digits ("US-Russia" counts as US and Russia, "Peskov's" as
+    Peskov). A quiz question's second sentence opens with a capital too ("… One Medical.
+    Roughly how much …")."""
+    stop = stopwords("english")
+    names = []
+    tokens = question.split()
+    for i, token in enumerate(tokens):
+        opens = i == 0 or tokens[i - 1].rstrip("\"'”’)").endswith((".", "?", "!"))
+        parts = re.split(r"[-–—/]", token)
+        # "US-Russia" is two names; "G-20" and "COVID-19" are one.
+        for part in parts if all(len(p) >= 2 and p.isalpha() for p in parts) else [token]:
+            word = re.sub(r"(?:’s|'s)$", "", part.strip(".,;:!?\"'“”‘’()[]"))
+            # A figure counts when it is a plain number: "20-for-1" or "BA.4" are written too many ways.
+            if len(word) >= 2 and ((not opens and word[0].isupper() and word.lower() not in stop) or re.fullmatch(r"\d[\d,.]*", word)):
+                names.append(word)
+    return names
+
+
+def question_name_keys(question: str) -> set[str]:
+    """The question's names as they are compared (squashed: "U.S." is "us")."""
+    return {squash(n) for n in question_names(question)}
+
+
+def missing_names(question: str, candidates: str) -> list[str]:
+    """The question's names that the candidate passages' text (titles included) never mentions.
+    "What did Xi Jinping say about the call?" answered from passages that never name Xi is
+    answered about someone else."""
+    evidence = name_tokens(candidates)
+    return [n for n in question_names(question) if squash(n) not in evidence]
+
+
+# "When did Putin say …", "Where will Lavrov meet …": the name after the auxiliary is who acts.
+_ASKED_SUBJECT = re.compile(r"^\s*(?i:when|where|why|how(?: \w+)?|what|which \w+)\s+(?i:did|does|do|has|have|had|was|were|is|are|will|would|could|can)\s+([A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*)")
+
+
+def asked_subject(question: str) -> set[str]:
+    """The name of who acts in a "When did X …" question, as squashed words; empty when the question has none."""
+    m = _ASKED_SUBJECT.match(question)
+    return {squash(w) for w in m.group(1).split()} if m else set()
+
+
+def names_another_subject(sentence: str, subject: set[str], asked: set[str]) -> bool:
+    """The sentence opens with another person the question names, not the one it asks about:
+    "When did Putin say he saw no need to meet Biden?" is not answered by "US President Joe Biden
+    did not deny … in January"."""
+    opening = NAME_RUN.match(sentence.lstrip(" “\"‘'"))
+    if not opening:
+        return False
+    words = {squash(w) for w in opening.group().split()}
+    return not (words & subject) and bool(words & (asked - subject))
+
+
+def names_only_the_asked(answer: str, question: str) -> bool:
+    """A "who" question answered with the person the question names as the subject and nobody
+    else: "Who did Antony Blinken talk with?" → "The US Secretary of State Antony Blinken."
+    Nationalities and places ("the Russian president") name nobody new."""
+    if not re.search(r"\bwhom?\b", question, re.IGNORECASE):
+        return False
+    asked = question_name_keys(question)
+    stop = stopwords("english")
+    subject = NAME_RUN.match(answer.lstrip())
+    if not subject or not any(squash(w) in asked for w in subject.group().split()):
+        return False
+
+    def new_name(run: list[str]) -> bool:
+        return any(w.lower() not in stop and squash(w) not in asked and not any(place_names(w)) for w in run)
+
+    others = [m.group().split() for m in NAME_RUN.finditer(answer.lstrip(), subject.end())]
+    return not any(new_name(run) for run in others)
+
+
