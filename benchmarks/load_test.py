@@ -3,6 +3,7 @@
     uv run python benchmarks/load_test.py --backend extractive --users 20 --seconds 60
     uv run python benchmarks/load_test.py --backend local --users 20 --seconds 60
     uv run python benchmarks/load_test.py --via engine --backend extractive --users 20 --seconds 60
+    uv run python benchmarks/load_test.py --via api --backend extractive --users 20 --seconds 60
 
 How it measures
   * --via app (default): the corpus (default corpus/) is indexed into a temporary folder, then the
@@ -12,6 +13,9 @@ How it measures
     question it calls `reset_session()` (a fresh conversation, so no history and no follow-up
     rewriting) and then `predict(..., api_name="/ask")`, which returns when the answer is complete.
     An answer whose rendered state is "error", or a raised exception, counts as an error.
+  * --via api: the same child process; each user is an `openai.OpenAI` client posting
+    non-streamed `chat.completions` (model "byline") to its /v1. An exception or an empty answer
+    counts as an error.
   * --via engine: no web layer; the threads call `Engine.ask()` on one shared Engine in this process.
   * Questions are the standalone questions of --set (default evals/bundled.jsonl), round-robin,
     each user starting at a different offset.
@@ -135,6 +139,32 @@ def app_user(url: str, user: int, questions: list[dict], backend: str, top_k: in
         client.close()
 
 
+def api_user(url: str, user: int, questions: list[dict], clock: Clock, max_n: int, tally: Tally, ready: threading.Barrier) -> None:
+    """One OpenAI-API client: the real `openai` package against the chat server's /v1."""
+    from openai import OpenAI
+
+    client = OpenAI(base_url=url.rstrip("/") + "/v1", api_key="unused", max_retries=0, timeout=300)
+    ready.wait()
+    try:
+        for i in range(max_n):
+            if time.perf_counter() >= clock.deadline:
+                break
+            q = questions[(user + i) % len(questions)]["question"]
+            t0 = time.perf_counter()
+            try:
+                r = client.chat.completions.create(model="byline", messages=[{"role": "user", "content": q}])
+            except Exception as exc:  # noqa: BLE001
+                tally.error(f"{type(exc).__name__}: {exc}")
+                continue
+            latency = time.perf_counter() - t0
+            if r.choices and r.choices[0].message.content:
+                tally.ok(latency, (r.model_extra or {}).get("byline", {}).get("tier", "answer"))
+            else:
+                tally.error("empty answer")
+    finally:
+        client.close()
+
+
 def engine_user(engine, user: int, questions: list[dict], clock: Clock, max_n: int, tally: Tally, ready: threading.Barrier) -> None:
     ready.wait()
     for i in range(max_n):
@@ -168,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=20, help=f"concurrent askers (default: 20, at most {MAX_USERS})")
     parser.add_argument("--seconds", type=float, default=60, help=f"how long new questions are sent (default: 60, at most {MAX_SECONDS})")
     parser.add_argument("--max-per-user", type=int, default=200, help="questions per user at most (default: 200)")
-    parser.add_argument("--via", choices=["app", "engine"], default="app", help="the web chat through gradio_client (default), or Engine.ask() directly")
+    parser.add_argument("--via", choices=["app", "api", "engine"], default="app", help="the web chat through gradio_client (default), its OpenAI-compatible /v1 through the openai client, or Engine.ask() directly")
     parser.add_argument("--set", dest="qset", type=Path, default=ROOT / "evals" / "bundled.jsonl", help="questions (default: evals/bundled.jsonl)")
     parser.add_argument("--corpus", type=Path, default=ROOT / "corpus", help="folder or .jsonl to index (default: corpus/)")
     parser.add_argument("--corpus-limit", type=int, help="index only the first N articles")
@@ -192,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         corpus = sample_corpus(args.corpus, work / "corpus", args.corpus_limit)
         base = ["--index-dir", str(work / "index"), "--corpus-dir", str(corpus), "--backend", args.backend]
-        if args.via == "app":
+        if args.via in ("app", "api"):
             done = subprocess.run([sys.executable, str(ROOT / "app.py"), "ingest", *base], cwd=ROOT, capture_output=True, text=True, timeout=3600)
             if done.returncode != 0:
                 raise SystemExit(f"ingest failed: {done.stderr[-2000:]}")
@@ -206,10 +236,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"app ready at {url}; {args.users} users for {args.seconds:.0f} s …", file=sys.stderr)
             sampler_pid = proc.pid
 
-            def args_for(u, barrier):
-                return (url, u, questions, args.backend, args.top_k, clock, args.max_per_user, tally, barrier)
+            if args.via == "api":
 
-            target = app_user
+                def args_for(u, barrier):
+                    return (url, u, questions, clock, args.max_per_user, tally, barrier)
+
+                target = api_user
+            else:
+
+                def args_for(u, barrier):
+                    return (url, u, questions, args.backend, args.top_k, clock, args.max_per_user, tally, barrier)
+
+                target = app_user
         else:
             from byline import Engine
             from byline.config import load_settings

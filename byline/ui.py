@@ -710,6 +710,11 @@ def launch(app: "gr.Blocks", engine: "Engine", *, host: str | None = None, port:
         # size of 20.0 Mb"); the upload handler checks again for API clients.
         max_file_size=f"{s.max_upload_mb}mb",
     )
+    # The OpenAI-compatible API on the same host and port (Gradio serves no catch-all route, so
+    # routes added to its FastAPI app now are matched like its own).
+    from byline.api import add_routes
+
+    add_routes(app.server_app, engine)
     return app, url
 
 
@@ -756,6 +761,9 @@ def serve(engine: "Engine", err_console) -> int:
         return 1
     threading.Thread(target=_warm_up_quietly, args=(engine, err_console), daemon=True, name="byline-warm-up").start()
     err_console.print(f"Byline is running at [bold]{escape(url)}[/bold] — press Ctrl+C to stop.")
+    err_console.print(f"OpenAI-compatible API: {escape(url.rstrip('/'))}/v1 (model 'byline')" + ("" if s.serve_api_key else ", no key required"))
+    if not _is_loopback(s.host) and not s.serve_api_key:
+        err_console.print(f"[yellow]Warning: listening on {escape(s.host)} without an API key: anyone who can reach this machine can query the articles. Set BYLINE_SERVE_API_KEY.[/yellow]")
     try:
         while app.is_running:
             time.sleep(0.2)
@@ -764,6 +772,17 @@ def serve(engine: "Engine", err_console) -> int:
     finally:
         close_app(app)
     return 0
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _warm_up_quietly(engine: "Engine", err_console) -> None:
