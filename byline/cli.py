@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("config", help="print the effective settings (keys masked)")
     _common(p)
 
+    p = sub.add_parser("mcp", help="serve the ask_news and search_articles tools over MCP (stdio; --http for streamable HTTP)")
+    _common(p)
+    p.add_argument("--http", action="store_true", help="streamable HTTP on 127.0.0.1 (at /mcp) instead of stdio")
+    p.add_argument("--mcp-port", type=int, default=8765, help="port for --http (default: 8765)")
+
     p = sub.add_parser("eval", help="score the assistant on a question set")
     _common(p)
     p.add_argument("--set", dest="eval_set", type=Path, default=Path("evals/bundled.jsonl"), help="question set (JSONL)")
@@ -80,7 +85,7 @@ def settings_from(args: argparse.Namespace):
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"serve", "ask", "ingest", "articles", "delete", "stats", "config", "eval"}
+    commands = {"serve", "ask", "ingest", "articles", "delete", "stats", "config", "eval", "mcp"}
     if not argv or (argv[0] not in commands and argv[0] not in ("-h", "--help")):
         argv = ["serve", *argv]
     args = build_parser().parse_args(argv)
@@ -151,6 +156,10 @@ def _run(args, engine, err) -> int:
     if args.command == "stats":
         print(json.dumps(engine.stats(), indent=2))
         return EXIT_OK
+    if args.command == "mcp":
+        from byline.mcp_server import run
+
+        return run(engine, http=args.http, port=args.mcp_port)
     if args.command == "serve":
         from byline.ui import serve
 

@@ -265,6 +265,24 @@ class Engine:
             return builder.extractive(plan, "fallback", f"{exc} Showing the best supporting sentence instead.")
         return builder.finish(plan, "".join(pieces), capable, settings.backend)
 
+    def search(self, query: str, since: str | None = None, until: str | None = None, limit: int = 5) -> list:
+        """The articles that best match `query`, published between `since` and `until`
+        (YYYY-MM-DD, both included, either open), each with its best passage (ScoredPassage)."""
+        from byline.dates import published_day
+
+        query = self.check_question(query)
+        days = [published_day(d) if d else None for d in (since, until)]
+        if any(d is None and raw for d, raw in zip(days, (since, until))):
+            raise QuestionError("Dates must be written YYYY-MM-DD, e.g. 2022-01-31.")
+        window = None
+        if since or until:
+            window = (days[0] if days[0] is not None else 0, days[1] if days[1] is not None else 10**7)
+        found = self.retriever.retrieve(query, max(self.settings.rerank_k, limit * 2), window=window).passages
+        best: dict[str, object] = {}
+        for sp in found:  # best first: the first passage of an article is its best
+            best.setdefault(sp.passage.article_id, sp)
+        return list(best.values())[: max(1, limit)]
+
     def close(self) -> None:
         self._local.stop()
         for gen in self._generators.values():

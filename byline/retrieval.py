@@ -51,14 +51,17 @@ class Retriever:
             return None
         return (day - self.settings.recency_days, day + 1)
 
-    def retrieve(self, query: str, k: int | None = None, question_date: str | None = None) -> Retrieval:
+    def retrieve(self, query: str, k: int | None = None, question_date: str | None = None, window: tuple[int, int] | None = None) -> Retrieval:
+        """`window` (ordinal days, both included) is an explicit publication range, searched as
+        given; a `question_date` window falls back to the whole archive when nothing is in it."""
         s = self.settings
         timings: dict[str, float] = {}
-        window = self.window(question_date)
+        explicit = window is not None
+        window = window or self.window(question_date)
         t0 = time.perf_counter()
         query_vector = self.embedding.embed_query(query)
         vector_hits, bm25_hits, t1 = self._search(query, query_vector, window)
-        if window and not vector_hits and not bm25_hits:
+        if window and not explicit and not vector_hits and not bm25_hits:
             vector_hits, bm25_hits, t1 = self._search(query, query_vector, None)  # nothing was published then: the whole archive
         t2 = time.perf_counter()
         timings["vector"], timings["bm25"] = t1 - t0, t2 - t1
