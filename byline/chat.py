@@ -22,8 +22,10 @@ _STOP = {
 
 
 def needs_context(question: str) -> bool:
-    words = re.findall(r"\w+", question)
-    return len(words) <= 4 or bool(_REFERRING.search(question))
+    """A follow-up refers back ("who met there?", "what did he say") or says too little on its own
+    ("and the date?"). A short question with its own subject stands alone: "whos the kremlin
+    spokesman" asked after another question is about the Kremlin spokesman, not that question."""
+    return bool(_REFERRING.search(question)) or len(_content(question)) < 2
 
 
 def _content(text: str) -> set[str]:

@@ -17,7 +17,7 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 def _common(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("settings (override BYLINE_* environment variables and byline.toml)")
     g.add_argument("--profile", help="named settings profile: local, extractive, openai, ollama, vllm, llamacpp, lmstudio, or one from byline.toml")
-    g.add_argument("--backend", choices=["local", "extractive", "openai", "openai-compatible"], help="answer generator (default: local)")
+    g.add_argument("--backend", choices=["local", "extractive", "openai", "openai-compatible"], help="answer generator (default: extractive)")
     g.add_argument("--base-url", help="OpenAI-compatible server URL, e.g. http://127.0.0.1:11434/v1")
     g.add_argument("--model", help="model name on that server")
     g.add_argument("--api-key", help="API key (prefer the BYLINE_API_KEY or OPENAI_API_KEY environment variable)")

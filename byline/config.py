@@ -48,7 +48,10 @@ class Settings(BaseSettings):
     collection: str = "byline"
 
     # Generation backend
-    backend: Backend = "local"
+    # Extractive by default: on the held-out sets the packaged 135M model's own words were kept
+    # for few answers, scored no better than the quoted sentence, and took twice as long
+    # (docs/EVALUATION.md, session 8); `--backend local` is one flag away.
+    backend: Backend = "extractive"
     base_url: str | None = None
     model: str | None = None
     api_key: SecretStr | None = None
@@ -101,6 +104,7 @@ class Settings(BaseSettings):
     port: int = 7860
     max_upload_mb: int = 20
     concurrency: int = 4
+    feedback_path: Path = Field(Path("feedback.jsonl"), description="where the page's thumbs up/down are appended (one JSON line each)")
 
     # The OpenAI-compatible API (/v1) served beside the chat
     serve_api_key: SecretStr | None = Field(

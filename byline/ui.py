@@ -44,8 +44,8 @@ EXAMPLES = [
     "What did Russia hand to the US and NATO in December?",
 ]  # each is answered, not refused, on the bundled corpus (tests/test_answering.py)
 BACKEND_CHOICES = [
-    ("Local model (packaged SmolLM2, on this machine)", "local"),
     ("Extractive (quote the best sentence, no model)", "extractive"),
+    ("Local model (packaged SmolLM2, on this machine)", "local"),
     ("OpenAI-compatible server (Ollama, vLLM, llama.cpp, LM Studio)", "openai-compatible"),
     ("OpenAI", "openai"),
 ]
@@ -71,6 +71,7 @@ class Exchange:
     short_answer: str | None = None
     sentences: list = field(default_factory=list)  # verify.CheckedSentence of a generated answer
     done: bool = False
+    feedback: str = ""  # "up" or "down" once the user gave a thumb
 
     def apply(self, answer: Answer) -> None:
         self.text = answer.answer
@@ -231,7 +232,22 @@ def render_exchange(ex: Exchange, index: int) -> str:
         )
         if ex.done:
             parts.append(render_sources(ex.citations, index))
+    if ex.done or ex.error:
+        parts.append(render_actions(ex, index))
     return f'<div class="byline-exchange" id="byline-ex-{index}" data-state="{state}">{"".join(parts)}</div>'
+
+
+def render_actions(ex: Exchange, index: int) -> str:
+    """Copy, retry and thumbs under a finished answer (chat.js handles the clicks)."""
+    buttons = []
+    if not ex.error:
+        buttons.append(f'<button type="button" class="byline-act byline-copy" data-index="{index}" title="Copy the answer">Copy</button>')
+    buttons.append(f'<button type="button" class="byline-act byline-retry" data-question="{esc(ex.question)}" title="Ask this question again">Retry</button>')
+    if not ex.error:
+        for verdict, label, title in (("up", "Good", "A good answer"), ("down", "Bad", "A bad answer: kept in feedback.jsonl for review")):
+            pressed = "true" if ex.feedback == verdict else "false"
+            buttons.append(f'<button type="button" class="byline-act byline-thumb" data-index="{index}" data-verdict="{verdict}" aria-pressed="{pressed}" title="{title}">{label}</button>')
+    return f'<div class="byline-actions">{"".join(buttons)}</div>'
 
 
 def render_conversation(exchanges: list[Exchange]) -> str:
@@ -450,6 +466,26 @@ class _Handlers:
         ex.done = True
         yield render_conversation(exchanges), exchanges, ""
 
+    def feedback(self, exchanges, backend, evt):
+        """A thumb on answer `index`: one line appended to feedback.jsonl; the page shows it pressed."""
+        from byline import feedback
+
+        exchanges = list(exchanges or [])
+        data = getattr(evt, "_data", None) or {}
+        try:
+            index, verdict = int(data.get("index", -1)), str(data.get("verdict", ""))
+        except (TypeError, ValueError):
+            index, verdict = -1, ""
+        if 0 <= index < len(exchanges) and verdict in ("up", "down") and exchanges[index].done:
+            ex = exchanges[index]
+            try:
+                feedback.append(self.engine.settings.feedback_path, feedback.record(ex, verdict, backend or self.engine.settings.backend))
+                ex.feedback = verdict
+            except OSError as exc:
+                log.warning("could not write feedback: %s", exc)
+                ex.notice = f"Your feedback could not be saved ({exc.strerror or 'I/O error'})."
+        return render_conversation(exchanges), exchanges
+
     @staticmethod
     def clear():
         return render_conversation([]), [], ""
@@ -582,7 +618,7 @@ def build_app(engine: "Engine") -> "gr.Blocks":
                             head=f"<style>{_asset('byline.css')}</style>",
                             max_height=640,
                             min_height=240,
-                            autoscroll=True,
+                            autoscroll=False,  # chat.js follows a new question itself and leaves a reader who scrolled up alone
                             container=True,
                             padding=True,
                         )
@@ -686,6 +722,11 @@ def build_app(engine: "Engine") -> "gr.Blocks":
         articles.delete_article(
             delete_article, outputs=[upload_result, articles], concurrency_limit=1, concurrency_id="corpus", api_visibility="private"
         )
+        def give_feedback(exchanges, backend, evt):
+            return h.feedback(exchanges, backend, evt)
+
+        give_feedback.__annotations__ = {"evt": gr.EventData}
+        conversation.feedback(give_feedback, inputs=[exchanges, backend], outputs=[conversation, exchanges], api_visibility="private", queue=False)
         refresh_btn.click(h.articles_html, outputs=articles, api_visibility="private")
         app.load(h.articles_html, outputs=articles, api_visibility="private")
     return app

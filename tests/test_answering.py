@@ -326,6 +326,13 @@ def test_a_headline_leads_the_quote_only_when_it_names_something_new():
     assert not _names_something_new("Biden and Putin met in Geneva", "Putin and Biden met in Geneva in June. Where did they meet?")
 
 
+def test_a_short_question_with_its_own_subject_is_not_taken_for_a_follow_up():
+    from byline.chat import needs_context
+
+    assert not needs_context("whos the kremlin spokesman")  # typed after another question in the page
+    assert needs_context("who met there?") and needs_context("and the date?") and needs_context("how old is he")
+
+
 def test_follow_up_is_rewritten_with_the_conversation(bundled_engine):
     first = bundled_engine.ask("When did Putin and Biden last speak on the phone in 2021?")
     follow = bundled_engine.ask("How long did it last?", [Turn(first.question, first.answer, first.standalone_question)])

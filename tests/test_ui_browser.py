@@ -1,8 +1,9 @@
 """The web chat in a real headless Chromium (Debian's /usr/bin/chromium driven by Playwright).
 
 One app is launched in-process for the module, on a free port, over an engine with a temporary
-copy of the bundled corpus and the packaged local model. The upload/delete/XSS tests switch the
-settings panel to the extractive backend to stay fast. Screenshots go to test-artifacts/.
+copy of the bundled corpus and the default settings (the extractive backend); the packaged local
+model is started too, and the streaming test switches the settings panel to it. Screenshots go
+to test-artifacts/.
 
 Deselect with `-m "not browser"`.
 """
@@ -38,7 +39,10 @@ def server(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("ui")
     copy_corpus(root / "corpus")
-    engine = Engine(make_settings(root, backend="local"))
+    from byline.config import Settings
+
+    default_backend = Settings.model_fields["backend"].default
+    engine = Engine(make_settings(root, backend=default_backend, feedback_path=root / "feedback.jsonl"))
     engine.start_local_model()  # loads while the index is built
     report = engine.ingest()
     assert report.count("added") == 5, report.summary()
@@ -176,6 +180,7 @@ def shot(page, artifacts: Path, name: str) -> None:
 # --- tests -------------------------------------------------------------------------------------
 def test_geneva_answer_streams_cites_and_takes_a_follow_up(page, artifacts):
     """The local model: streamed answer with a chip, the chip opens its source, then a follow-up."""
+    use_backend(page, "Local")
     record_states(page)
     sel = ask(page, "When was the Geneva summit?")
     shot(page, artifacts, "01-geneva-answer")
@@ -371,3 +376,69 @@ def test_sessions_are_separate_and_examples_ask(browser, server, artifacts):
     for p in pages:
         assert p.locator("#byline-chat .byline-exchange").count() == 1
         p.context.close()
+
+
+# Is the top of the element inside its scrolling panel and the window?
+TOP_IN_VIEW = """sel => {
+    const el = document.querySelector(sel);
+    if (!el) return false;
+    const top = el.getBoundingClientRect().top;
+    if (top < 0 || top > window.innerHeight - 10) return false;
+    for (let p = el.parentElement; p; p = p.parentElement) {
+        if (/(auto|scroll)/.test(getComputedStyle(p).overflowY)) {
+            const b = p.getBoundingClientRect();
+            if (top < b.top - 1 || top > b.bottom - 10) return false;
+        }
+    }
+    return true;
+}"""
+
+
+def test_first_five_minutes_examples_follow_and_feedback(page, artifacts, server, tmp_path, capsys):
+    """Issue #14: the default settings answer the page's four examples with a citation and no fault
+    banner; the fifth answer starts inside the visible panel; a thumb down is written to
+    feedback.jsonl and `eval` reads it."""
+    import json
+
+    from byline.config import Settings
+    from byline.ui import EXAMPLES
+
+    assert server.engine.settings.backend == Settings.model_fields["backend"].default  # what a new user gets
+    for i, q in enumerate(EXAMPLES):
+        page.get_by_role("button", name=q).click()
+        sel = f"#byline-ex-{i}"
+        page.wait_for_selector(sel, state="attached")
+        page.locator(sel).and_(page.locator(FINAL)).wait_for(timeout=ANSWER_TIMEOUT_MS)
+        assert page.locator(sel).get_attribute("data-state") == "done", q
+        assert page.locator(f"{sel} .byline-answer").get_attribute("data-tier") in ("answer", "closest"), q
+        assert page.locator(f"{sel} .byline-chip").count() >= 1, q
+        assert page.locator(f"{sel} .byline-notice").count() == 0, (q, page.locator(f"{sel} .byline-notice").all_inner_texts())
+    sel = ask(page, "whos the kremlin spokesman")  # the fifth
+    page.wait_for_function(TOP_IN_VIEW, arg=f"{sel} .byline-answer-text", timeout=10_000)
+    shot(page, artifacts, "15-fifth-answer-in-view")
+
+    # Thumbs down on the first answer: one line in feedback.jsonl, and the button shows it.
+    feedback = server.root / "feedback.jsonl"
+    before = feedback.read_text(encoding="utf-8").count("\n") if feedback.exists() else 0
+    page.locator("#byline-ex-0 .byline-thumb[data-verdict=down]").click()
+    page.wait_for_function("() => document.querySelector('#byline-ex-0 .byline-thumb[data-verdict=down]').getAttribute('aria-pressed') === 'true'")
+    for _ in range(100):
+        if feedback.exists() and feedback.read_text(encoding="utf-8").count("\n") > before:
+            break
+        page.wait_for_timeout(100)
+    line = json.loads(feedback.read_text(encoding="utf-8").splitlines()[-1])
+    assert line["verdict"] == "down" and line["question"] == EXAMPLES[0] and "June 2021" in line["answer"]
+    assert line["tier"] == "answer" and line["citations"] and line["time"]
+
+    from rich.console import Console
+
+    from byline.cli import build_parser, settings_from
+    from byline.evaluation.runner import run_cli
+
+    out = tmp_path / "feedback-report"
+    args = build_parser().parse_args(["eval", "--set", str(feedback), "--index-dir", str(server.root / "index"), "--corpus-dir", str(server.root / "corpus"), "--backend", "extractive", "--out", str(out)])
+    assert run_cli(args, settings_from(args), Console(stderr=True, force_terminal=False)) == 0
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert EXAMPLES[0] in report and "June 2021" in report
+    assert json.loads((out / "results.json").read_text(encoding="utf-8"))["summary"]["feedback_lines_down"] >= 1
+    assert not page.errors

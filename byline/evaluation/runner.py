@@ -68,6 +68,17 @@ def run_cli(args, settings: Settings, err) -> int:
     if args.limit is not None and args.limit < 1:
         err.print("[red]--limit must be at least 1.[/red]")
         return EXIT_USAGE
+    from byline import feedback
+
+    if feedback.is_feedback_file(Path(args.eval_set)):
+        # The page's thumbs: asked again on the user's own index (it has no accepted answers to score).
+        from byline.engine import Engine
+
+        engine = Engine(settings)
+        try:
+            return feedback.evaluate(Path(args.eval_set), engine, Path(args.out), err)
+        finally:
+            engine.close()
     try:
         questions = load_questions(Path(args.eval_set), args.limit)
     except DatasetError as exc:
