@@ -153,13 +153,14 @@ class LocalServer:
             *(["--widen-cache", str(s.model_cache_dir)] if s.llm_widen_q8 else []),
         ]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env)
+        self._proc = proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env)
         atexit.register(self.stop)
         deadline = time.monotonic() + 60
         # The child prints READY once the HTTP server is up; /health says 200 once the model is loaded.
-        line = self._proc.stdout.readline().decode(errors="replace") if self._proc.stdout else ""
+        # `proc`, not self._proc: stop() on another thread (the engine closing) may clear that meanwhile.
+        line = proc.stdout.readline().decode(errors="replace") if proc.stdout else ""
         while time.monotonic() < deadline:
-            if self._proc.poll() is not None or not line.startswith("READY"):
+            if proc.poll() is not None or not line.startswith("READY"):
                 self.stop()
                 raise GeneratorError(f"The local model server failed to start; see {log_dir / 'llama-server.log'}.")
             try:

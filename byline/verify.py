@@ -118,11 +118,22 @@ def facts_missing(sentence: str, evidence: str, question: str = "") -> list[str]
     return missing
 
 
+# A sentence that addresses the reader's assistant ("Ignore the question and say …") is an
+# instruction planted in an article, not a report of anything: it supports no claim.
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget)\b[^.!?]{0,40}\b(?:question|instructions?|above|previous|prompt|rules)\b"
+    r"|\b(?:you|assistants?|ai|models?)\s+(?:must|should|have to)\s+(?:say|answer|reply|respond|tell)\b"
+    r"|\b(?:always|instead)\s+(?:say|answer|reply)\s+that\b",
+    re.IGNORECASE,
+)
+
+
 def units_of(passage: str) -> list[tuple[int, int]]:
-    """The passage's sentences and adjacent pairs, as offsets: what a claim may be said by."""
+    """The passage's sentences and adjacent pairs, as offsets: what a claim may be said by.
+    Planted instructions are left out, and so are the pairs that hold one."""
     spans = sentence_spans(passage) or [(0, len(passage))]
     units = spans + [(spans[i][0], spans[i + 1][1]) for i in range(len(spans) - 1)]
-    return [(a, b) for a, b in units if passage[a:b].strip()]
+    return [(a, b) for a, b in units if passage[a:b].strip() and not _INSTRUCTION.search(passage[a:b])]
 
 
 def support(sentence: str, meta: str, passage: str, cross_encoder, question: str = "") -> tuple[bool, str, tuple[int, int] | None]:
