@@ -20,6 +20,12 @@ QUOTE_WINDOW_STRIDE = 3  # words between the candidate windows of a run-on sente
 QUOTE_CLOSE_WORDS = 8  # a quote window grows by up to this many words to close a quoted title
 QUOTE_FINISH_WORDS = 8  # a quote window this close to the end of its sentence slides to end with it
 KIND_BONUS = 2.0  # logits for a quote window holding the kind of fact asked for (the ranking's bonus)
+# Words whose day depends on when the article was written ("yesterday", "this week", "on Tuesday").
+_RELATIVE_TIME = re.compile(
+    r"\b(?:yesterday|today|tonight|tomorrow|(?:this|last|next) (?:week|weekend|month|year|night|morning|evening)|"
+    r"(?:on |last |next )?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b",
+    re.IGNORECASE,
+)
 CLOSEST_SHOWN = 3  # sentences shown in the `closest` tier (issue #12: "the 2–3 best sentences")
 CLOSEST_LINE = "The articles don't say this directly; these passages come closest:"
 REFUSAL_TEXT = "The articles don't cover this question."
@@ -58,6 +64,12 @@ def short_answer(question: str, quote: str, cross_encoder) -> str | None:
     return found[min(range(len(found)), key=lambda i: float(masked[i]))]
 
 
+def as_of(quote: str, published: str) -> str:
+    """" (as of 2022-01-01)" when the quote says "yesterday", "this week", … and its article's date
+    is known, so the reader can tell which day that was; otherwise ""."""
+    return f" (as of {published[:10]})" if published and _RELATIVE_TIME.search(quote) else ""
+
+
 def confident(question: str, passages: list[ScoredPassage], best: Unit, cross_encoder) -> tuple[str, str | None, list[Citation]]:
     """Text, short answer and citation of the `answer` tier: "June 2021 — “…” [1]"."""
     quote = quote_of(best.text, question, cross_encoder)
@@ -70,7 +82,7 @@ def confident(question: str, passages: list[ScoredPassage], best: Unit, cross_en
         lead = f"{country} — "
     elif short:
         lead = f"{short} — "
-    return f"{lead}“{quote}” [1]", short, [citation(1, source, best.start, best.end)]
+    return f"{lead}“{quote}” [1]{as_of(quote, source.passage.published)}", short, [citation(1, source, best.start, best.end)]
 
 
 def closest(question: str, passages: list[ScoredPassage], units: list[Unit], cross_encoder) -> tuple[str, list[Citation]]:
@@ -90,7 +102,8 @@ def closest(question: str, passages: list[ScoredPassage], units: list[Unit], cro
         if n is None:
             n = by_passage[u.passage_rank] = len(cites) + 1
             cites.append(citation(n, passages[u.passage_rank], u.start, u.end))
-        lines.append(f"- “{quote_of(u.text, question, cross_encoder)}” [{n}]")
+        quote = quote_of(u.text, question, cross_encoder)
+        lines.append(f"- “{quote}” [{n}]{as_of(quote, passages[u.passage_rank].passage.published)}")
     return "\n".join(lines), cites
 
 

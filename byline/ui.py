@@ -250,12 +250,30 @@ def render_actions(ex: Exchange, index: int) -> str:
     return f'<div class="byline-actions">{"".join(buttons)}</div>'
 
 
-def render_conversation(exchanges: list[Exchange]) -> str:
+def render_streaming(ex: Exchange, index: int) -> str:
+    """The exchange being answered, left open after its text: each token then only extends the
+    page's HTML, which Gradio sends as an append (its diff of streamed values), so a token costs
+    the same at turn 20 as at turn 1. The browser closes the open tags; markers become chips at Done."""
+    parts = [f'<div class="byline-exchange" id="byline-ex-{index}" data-state="{"streaming" if ex.text else "pending"}">',
+             f'<div class="byline-question">{esc(ex.question)}</div>']  # fmt: skip
+    if ex.standalone and ex.standalone.strip() != ex.question.strip():
+        parts.append(f'<div class="byline-standalone">Searched for: {esc(ex.standalone)}</div>')
+    parts.append(f'<div class="byline-answer byline-streaming" data-mode="" data-tier=""><div class="byline-answer-text">{esc(ex.text)}')
+    return "".join(parts)
+
+
+def render_conversation(exchanges: list[Exchange], streaming: bool = False, earlier: str | None = None) -> str:
+    """The whole conversation; `streaming`: the last exchange is being answered (render_streaming),
+    `earlier`: the exchanges before it, already rendered (they do not change while it streams)."""
+    head = '<div class="byline-conversation" aria-live="polite">'
     if not exchanges:
-        body = '<div class="byline-empty">Ask a question about the articles. Answers cite their sources.</div>'
-    else:
-        body = "".join(render_exchange(ex, i) for i, ex in enumerate(exchanges))
-    return f'<div class="byline-conversation" aria-live="polite">{body}</div>'
+        return head + '<div class="byline-empty">Ask a question about the articles. Answers cite their sources.</div></div>'
+    last = exchanges[-1]
+    if streaming and not (last.done or last.error):
+        if earlier is None:
+            earlier = "".join(render_exchange(ex, i) for i, ex in enumerate(exchanges[:-1]))
+        return head + earlier + render_streaming(last, len(exchanges) - 1)
+    return head + "".join(render_exchange(ex, i) for i, ex in enumerate(exchanges)) + "</div>"
 
 
 def render_articles(articles: list[ArticleInfo]) -> str:
@@ -438,8 +456,9 @@ class _Handlers:
         question = (question or "").strip()
         history = [t for t in (e.turn() for e in exchanges[-HISTORY_TURNS:]) if t]
         ex = Exchange(question=question)
+        earlier = "".join(render_exchange(e, i) for i, e in enumerate(exchanges))  # rendered once per question
         exchanges.append(ex)
-        yield render_conversation(exchanges), exchanges, ""
+        yield render_conversation(exchanges, streaming=True, earlier=earlier), exchanges, ""
         try:
             overrides = question_overrides(backend, base_url, model, api_key, top_k)
             events = self.engine.stream(question, history, as_of_for(question), **overrides)
@@ -453,7 +472,7 @@ class _Handlers:
                     continue  # Done follows at once
                 elif isinstance(event, Done):
                     ex.apply(event.answer)
-                yield render_conversation(exchanges), exchanges, ""
+                yield render_conversation(exchanges, streaming=True, earlier=earlier), exchanges, ""
         except QuestionError as exc:
             ex.error = str(exc)
         except Exception as exc:  # never a traceback on the page

@@ -140,6 +140,15 @@ def test_the_short_answer_span_for_each_kind_of_fact(sentence, kind, question, s
     assert spans(sentence, kind, question)[0] == span
 
 
+def test_time_relative_words_are_dated_by_their_article():
+    from byline.compose import as_of
+
+    assert as_of("Yesterday evening, a telephone conversation took place.", "2022-01-01") == " (as of 2022-01-01)"
+    assert as_of("Talks were held on Tuesday in Geneva.", "2022-01-12T08:00:00") == " (as of 2022-01-12)"
+    assert as_of("The summit was held in Geneva in June 2021.", "2022-01-01") == ""  # nothing relative
+    assert as_of("Yesterday evening, a call took place.", "") == ""  # the date is unknown
+
+
 def test_of_several_figures_the_short_answer_is_the_one_the_question_is_about(bundled_engine):
     from byline.compose import short_answer
 

@@ -189,6 +189,27 @@ def test_refusal_looks_different():
     assert '<div class="byline-refused-why">No passage mentions &lt;Xi&gt;.</div>' in render_exchange(ex, 0)
 
 
+def test_a_streaming_token_only_extends_the_page():
+    """Each token's HTML extends the previous one (Gradio then sends only the new text), whatever
+    came before; markers and escaping stay safe, and Done renders the closed, chipped answer."""
+    earlier = [Exchange(f"q{i}?") for i in range(3)]
+    for ex in earlier:
+        ex.apply(answer())
+    live = Exchange("<b>how long</b>?")
+    convo = [*earlier, live]
+    prev = render_conversation(convo, streaming=True)
+    for token in ("It ", "lasted <i>", "50 minutes", " [1", "]."):
+        live.text += token
+        new = render_conversation(convo, streaming=True)
+        assert new.startswith(prev), token
+        prev = new
+    assert "&lt;i&gt;" in prev and "<i>" not in prev and "&lt;b&gt;how long" in prev
+    assert_inert(prev)
+    live.apply(answer(answer="It lasted 50 minutes [1]."))
+    done = render_conversation(convo, streaming=True)
+    assert done.endswith("</div>") and 'id="byline-ex-3" data-state="done"' in done and "byline-chip" in done
+
+
 def test_each_tier_is_rendered_its_own_way():
     from byline.compose import CLOSEST_LINE
     from byline.verify import CheckedSentence
