@@ -254,11 +254,13 @@ def render_streaming(ex: Exchange, index: int) -> str:
     """The exchange being answered, left open after its text: each token then only extends the
     page's HTML, which Gradio sends as an append (its diff of streamed values), so a token costs
     the same at turn 20 as at turn 1. The browser closes the open tags; markers become chips at Done."""
-    parts = [f'<div class="byline-exchange" id="byline-ex-{index}" data-state="{"streaming" if ex.text else "pending"}">',
+    # Nothing before the text may change as tokens come ("pending" → "streaming" would), so the
+    # state is "streaming" from the start and CSS tells an empty answer from one being written.
+    parts = [f'<div class="byline-exchange" id="byline-ex-{index}" data-state="streaming">',
              f'<div class="byline-question">{esc(ex.question)}</div>']  # fmt: skip
     if ex.standalone and ex.standalone.strip() != ex.question.strip():
         parts.append(f'<div class="byline-standalone">Searched for: {esc(ex.standalone)}</div>')
-    parts.append(f'<div class="byline-answer byline-streaming" data-mode="" data-tier=""><div class="byline-answer-text">{esc(ex.text)}')
+    parts.append(f'<div class="byline-answer byline-live" data-mode="" data-tier=""><div class="byline-answer-text">{esc(ex.text)}')
     return "".join(parts)
 
 
