@@ -442,3 +442,26 @@ def test_first_five_minutes_examples_follow_and_feedback(page, artifacts, server
     assert EXAMPLES[0] in report and "June 2021" in report
     assert json.loads((out / "results.json").read_text(encoding="utf-8"))["summary"]["feedback_lines_down"] >= 1
     assert not page.errors
+
+
+def test_a_capable_model_answer_shows_each_sentence_checked(page, artifacts):
+    """Issue #13: a capable model (a real OpenAI-protocol server) answers in its own words; the page
+    keeps its supported sentence with a chip and marks the unsupported one. The screenshot is the
+    one README's "Use another model" shows."""
+    from support.fake_openai import FakeOpenAIServer
+
+    reply = "The Geneva summit between Biden and Putin was held in June 2021 [1]. It lasted nine days [1]."
+    with FakeOpenAIServer(reply=reply) as fake:
+        use_backend(page, "OpenAI-compatible")
+        page.get_by_label("Base URL (OpenAI-compatible)").fill(fake.base_url)
+        page.get_by_role("textbox", name="Model").fill(fake.model)
+        sel = ask(page, "When was the Geneva summit?")
+    answer = page.locator(f"{sel} .byline-answer")
+    assert answer.get_attribute("data-mode") == "generated", answer.inner_text()
+    text = answer.inner_text()
+    assert "June 2021" in text and "nine days" in text
+    unsupported = page.locator(f"{sel} .byline-unsupported")
+    assert unsupported.count() == 1 and "nine days" in unsupported.inner_text() and "unsupported" in unsupported.inner_text()
+    assert page.locator(f"{sel} .byline-chip").count() >= 1 and page.locator(f"{sel} .byline-notice").count() == 0
+    page.locator(sel).screenshot(path=str(artifacts / "ui-16-capable-model.png"))
+    assert not page.errors
