@@ -31,6 +31,27 @@ def make_settings(tmp: Path, **overrides):
     return load_settings({**base, **overrides})
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def served(engine):
+    """The chat (and its /v1 API) launched over `engine` on a free loopback port: yields the URL
+    without a trailing slash; closed after. Generator for module fixtures."""
+    from byline.ui import build_app, close_app, launch
+
+    app = build_app(engine)
+    _, url = launch(app, engine, host="127.0.0.1", port=free_port())
+    try:
+        yield url.rstrip("/")
+    finally:
+        close_app(app)
+
+
 def copy_corpus(dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for f in CORPUS.glob("*.md"):

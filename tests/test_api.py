@@ -4,39 +4,29 @@
 from __future__ import annotations
 
 import json
-import socket
 import urllib.error
 import urllib.request
 from types import SimpleNamespace
 
 import pytest
 
-from conftest import copy_corpus, make_settings
+from conftest import copy_corpus, make_settings, served
 
 KEY = "test-key-0123456789"
 GENEVA = "When was the Geneva summit?"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     from byline import Engine
-    from byline.ui import build_app, close_app, launch
 
     root = tmp_path_factory.mktemp("api")
     copy_corpus(root / "corpus")
     engine = Engine(make_settings(root, serve_api_key=KEY, max_question_chars=300, api_max_request_kb=64))
     engine.ingest()
     engine.warm_up()
-    app = build_app(engine)
-    _, url = launch(app, engine, host="127.0.0.1", port=_free_port())
-    yield SimpleNamespace(url=url.rstrip("/"), engine=engine)
-    close_app(app)
+    for url in served(engine):
+        yield SimpleNamespace(url=url, engine=engine)
     engine.close()
 
 

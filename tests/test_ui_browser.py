@@ -10,13 +10,12 @@ Deselect with `-m "not browser"`.
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from conftest import copy_corpus, make_settings
+from conftest import copy_corpus, make_settings, served
 
 pytestmark = pytest.mark.browser
 
@@ -26,16 +25,9 @@ ANSWER_TIMEOUT_MS = 90_000
 FINAL = '[data-state="done"], [data-state="refused"], [data-state="error"]'
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     from byline import Engine
-    from byline.ui import build_app, close_app, launch
 
     root = tmp_path_factory.mktemp("ui")
     copy_corpus(root / "corpus")
@@ -47,10 +39,8 @@ def server(tmp_path_factory):
     report = engine.ingest()
     assert report.count("added") == 5, report.summary()
     engine.warm_up()
-    app = build_app(engine)
-    _, url = launch(app, engine, host="127.0.0.1", port=_free_port())
-    yield SimpleNamespace(url=url, engine=engine, root=root)
-    close_app(app)
+    for url in served(engine):
+        yield SimpleNamespace(url=url + "/", engine=engine, root=root)
     engine.close()
 
 
