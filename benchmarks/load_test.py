@@ -144,40 +144,38 @@ def api_user(url: str, user: int, questions: list[dict], clock: Clock, max_n: in
     from openai import OpenAI
 
     client = OpenAI(base_url=url.rstrip("/") + "/v1", api_key="unused", max_retries=0, timeout=300)
+
+    def ask(q: dict) -> str:
+        r = client.chat.completions.create(model="byline", messages=[{"role": "user", "content": q["question"]}])
+        if not (r.choices and r.choices[0].message.content):
+            raise RuntimeError("empty answer")
+        return (r.model_extra or {}).get("byline", {}).get("tier", "answer")
+
     ready.wait()
     try:
-        for i in range(max_n):
-            if time.perf_counter() >= clock.deadline:
-                break
-            q = questions[(user + i) % len(questions)]["question"]
-            t0 = time.perf_counter()
-            try:
-                r = client.chat.completions.create(model="byline", messages=[{"role": "user", "content": q}])
-            except Exception as exc:  # noqa: BLE001
-                tally.error(f"{type(exc).__name__}: {exc}")
-                continue
-            latency = time.perf_counter() - t0
-            if r.choices and r.choices[0].message.content:
-                tally.ok(latency, (r.model_extra or {}).get("byline", {}).get("tier", "answer"))
-            else:
-                tally.error("empty answer")
+        ask_in_turn(ask, user, questions, clock, max_n, tally)
     finally:
         client.close()
 
 
-def engine_user(engine, user: int, questions: list[dict], clock: Clock, max_n: int, tally: Tally, ready: threading.Barrier) -> None:
-    ready.wait()
+def ask_in_turn(ask, user: int, questions: list[dict], clock: Clock, max_n: int, tally: Tally) -> None:
+    """A user's questions one after another until the deadline; `ask(q)` returns the outcome or raises."""
     for i in range(max_n):
         if time.perf_counter() >= clock.deadline:
             break
         q = questions[(user + i) % len(questions)]
         t0 = time.perf_counter()
         try:
-            answer = engine.ask(q["question"], None, q.get("question_date"))
-        except Exception as exc:  # noqa: BLE001
+            outcome = ask(q)
+        except Exception as exc:  # noqa: BLE001 - a failed question is an error, not a crash
             tally.error(f"{type(exc).__name__}: {exc}")
             continue
-        tally.ok(time.perf_counter() - t0, answer.mode)
+        tally.ok(time.perf_counter() - t0, outcome)
+
+
+def engine_user(engine, user: int, questions: list[dict], clock: Clock, max_n: int, tally: Tally, ready: threading.Barrier) -> None:
+    ready.wait()
+    ask_in_turn(lambda q: engine.ask(q["question"], None, q.get("question_date")).mode, user, questions, clock, max_n, tally)
 
 
 def run_users(target, args_for, users: int, clock: Clock) -> float:
