@@ -313,3 +313,20 @@ def wait_for_line(log, text: str, proc, t0: float, timeout: float) -> float | No
             return time.perf_counter() - t0
         time.sleep(0.05)
     return None
+
+
+def ingest_figures(report, counting, setup_s: float) -> dict:
+    """The figures of one timed ingest: wall time without the token counting, statuses, passages
+    and tokens per second, embedding time (ingest_bench, scale_bench)."""
+    seconds = max(report.seconds - counting.count_seconds, 1e-9)
+    return {
+        "setup_s": round(setup_s, 3),
+        "seconds": round(seconds, 3),
+        "statuses": {s: report.count(s) for s in ("added", "updated", "skipped", "removed", "error")},
+        "passages": report.passages_added,
+        "passages_embedded": report.passages_embedded,
+        "tokens": counting.tokens,
+        "tokens_per_s": round(counting.tokens / seconds, 1),
+        "passages_per_s": round(report.passages_added / seconds, 1),
+        "embed_s": round(counting.embed_seconds, 3),
+    }

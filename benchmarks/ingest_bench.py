@@ -45,6 +45,7 @@ from _common import (  # noqa: E402
     ROOT,
     RssSampler,
     dir_size,
+    ingest_figures,
     machine,
     mib,
     print_footer,
@@ -76,21 +77,13 @@ def phase_byline(work: Path, build_bm25: bool) -> dict:
     engine.store  # open the index, load the model: setup, not ingest
     setup = time.perf_counter() - t0
     report = engine.ingest()
-    seconds = max(report.seconds - counting.count_seconds, 1e-9)
-    out = {
-        "setup_s": round(setup, 3),
-        "seconds": round(seconds, 3),
-        "statuses": {s: report.count(s) for s in ("added", "updated", "skipped", "removed", "error")},
-        "passages": report.passages_added,
-        "passages_embedded": report.passages_embedded,
-        "tokens": counting.tokens,
-        "passages_per_s": round(report.passages_added / seconds, 1),
-        "tokens_per_s": round(counting.tokens / seconds, 1),
-        "embed_s": round(counting.embed_seconds, 3),
+    out = ingest_figures(report, counting, setup)
+    seconds = out["seconds"]
+    out.update({
         "embed_share": round(counting.embed_seconds / seconds, 3),
         "articles_in_index": engine.store.count(),
         "index_bytes": dir_size(work / "index" / "chroma"),
-    }
+    })
     if build_bm25:
         t = time.perf_counter()
         engine.store.bm25()

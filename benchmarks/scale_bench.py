@@ -76,6 +76,7 @@ from _common import (  # noqa: E402
     RssSampler,
     dir_size,
     free_port,
+    ingest_figures,
     load_questions,
     machine,
     mib,
@@ -268,20 +269,11 @@ def phase_ingest(spec: dict) -> dict:
     rss_before = tree_rss(os.getpid())
     with RssSampler() as rss:
         report = engine.ingest()
-    seconds = max(report.seconds - counting.count_seconds, 1e-9)
-    out = {
-        "setup_s": round(setup, 3),
-        "seconds": round(seconds, 3),
-        "statuses": {s: report.count(s) for s in ("added", "updated", "skipped", "removed", "error")},
-        "passages": report.passages_added,
-        "passages_embedded": report.passages_embedded,
-        "tokens": counting.tokens,
-        "tokens_per_s": round(counting.tokens / seconds, 1),
-        "passages_per_s": round(report.passages_added / seconds, 1),
-        "embed_s": round(counting.embed_seconds, 3),
+    out = ingest_figures(report, counting, setup)
+    out.update({
         "rss_before_mib": mib(rss_before),
         "peak_rss_mib": mib(rss.peak),
-    }
+    })
     tokens_before = counting.tokens
     with RssSampler() as rss_again:
         again = engine.ingest()
@@ -328,6 +320,7 @@ def phase_query(spec: dict) -> dict:
     engine = Engine(settings)
     engine.store  # Chroma client + collections, embedder identity
     t_open = time.perf_counter()
+    from byline.evaluation.metrics import article_rank  # after the timed imports
     engine.store.version()  # the whole manifest, once per process (and after every change)
     t_manifest = time.perf_counter()
     engine.store.bm25()  # the cached BM25 index, loaded from disk
@@ -358,7 +351,7 @@ def phase_query(spec: dict) -> dict:
                     "id": q["id"],
                     "wall_s": round(wall, 4),
                     "timings": {k: round(v, 4) for k, v in answer.timings.items()},
-                    "rank": _article_rank(retrieved, set(q["gold"])),
+                    "rank": article_rank(retrieved, set(q["gold"])),
                     "has_gold": bool(q["gold"]),
                     "tier": answer.tier,
                 }
@@ -379,18 +372,6 @@ def phase_query(spec: dict) -> dict:
         "rss_peak_mib": mib(rss.peak),
         "per_question": rows,
     }
-
-
-def _article_rank(retrieved: list[str], gold: set[str]) -> int | None:
-    """As byline/evaluation/metrics.article_rank: 1-based rank of the first gold article, articles deduplicated."""
-    seen: list[str] = []
-    for aid in retrieved:
-        if aid in seen:
-            continue
-        seen.append(aid)
-        if aid in gold:
-            return len(seen)
-    return None
 
 
 def _mean(values: list[float]) -> float | None:
