@@ -315,6 +315,20 @@ def wait_for_line(log, text: str, proc, t0: float, timeout: float) -> float | No
     return None
 
 
+def counting_engine(settings):
+    """An Engine whose embedder counts what it embeds, with its index and model already opened:
+    (engine, the CountingEmbedder, seconds that setup took, which is not ingest time)."""
+    from byline import Engine
+    from byline.embeddings import make_embedder
+
+    t0 = time.perf_counter()
+    engine = Engine(settings)
+    counting = CountingEmbedder(make_embedder(settings))
+    engine._embedding = counting  # count what the ingest embeds
+    engine.store  # open the index, load the model
+    return engine, counting, time.perf_counter() - t0
+
+
 def ingest_figures(report, counting, setup_s: float) -> dict:
     """The figures of one timed ingest: wall time without the token counting, statuses, passages
     and tokens per second, embedding time (ingest_bench, scale_bench)."""

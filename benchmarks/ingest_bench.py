@@ -44,6 +44,7 @@ from _common import (  # noqa: E402
     RESULTS,
     ROOT,
     RssSampler,
+    counting_engine,
     dir_size,
     ingest_figures,
     machine,
@@ -66,16 +67,7 @@ def _settings(work: Path):
 
 
 def phase_byline(work: Path, build_bm25: bool) -> dict:
-    from byline import Engine
-    from byline.embeddings import make_embedder
-
-    t0 = time.perf_counter()
-    settings = _settings(work)
-    engine = Engine(settings)
-    counting = CountingEmbedder(make_embedder(settings))
-    engine._embedding = counting  # count what the ingest embeds
-    engine.store  # open the index, load the model: setup, not ingest
-    setup = time.perf_counter() - t0
+    engine, counting, setup = counting_engine(_settings(work))
     report = engine.ingest()
     out = ingest_figures(report, counting, setup)
     seconds = out["seconds"]

@@ -72,9 +72,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     RESULTS,
     ROOT,
-    CountingEmbedder,
     RssSampler,
     dir_size,
+    counting_engine,
     free_port,
     ingest_figures,
     load_questions,
@@ -256,16 +256,7 @@ def _settings(spec: dict):
 
 
 def phase_ingest(spec: dict) -> dict:
-    from byline import Engine
-    from byline.embeddings import make_embedder
-
-    t0 = time.perf_counter()
-    settings = _settings(spec)
-    engine = Engine(settings)
-    counting = CountingEmbedder(make_embedder(settings))
-    engine._embedding = counting  # count what the ingest embeds
-    engine.store  # open the index, load the model: setup, not ingest
-    setup = time.perf_counter() - t0
+    engine, counting, setup = counting_engine(_settings(spec))
     rss_before = tree_rss(os.getpid())
     with RssSampler() as rss:
         report = engine.ingest()
@@ -381,26 +372,30 @@ def _mean(values: list[float]) -> float | None:
 def run_phase(name: str, spec: dict, timeout: float) -> dict:
     """Run one phase in a fresh process; wall time and peak RSS of its process tree measured here too."""
     spec = {**spec, "spawned_at": time.time()}
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--phase", name, "--phase-spec", json.dumps(spec)],
-        stdout=subprocess.PIPE, stderr=None, stdin=subprocess.DEVNULL, cwd=ROOT, text=True,
-    )  # fmt: skip
-    with RssSampler(proc.pid) as rss:
-        try:
-            stdout, _ = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            stop_process(proc)
-            raise SystemExit(f"phase {name} did not finish within {timeout:.0f} s")
-    if proc.returncode != 0:
-        raise SystemExit(f"phase {name} failed with exit code {proc.returncode}")
+    cmd = [sys.executable, __file__, "--phase", name, "--phase-spec", json.dumps(spec)]
+    code, stdout, _, wall, peak = _measured(cmd, f"phase {name}", timeout, capture_stderr=False)
+    if code != 0:
+        raise SystemExit(f"phase {name} failed with exit code {code}")
     line = next((l for l in reversed(stdout.splitlines()) if l.startswith("RESULT ")), None)
     if line is None:
         raise SystemExit(f"phase {name} printed no result")
     result = json.loads(line[len("RESULT ") :])
-    result["process_wall_s"] = round(time.perf_counter() - t0, 3)
-    result["process_peak_rss_mib"] = mib(rss.peak)
+    result["process_wall_s"] = round(wall, 3)
+    result["process_peak_rss_mib"] = mib(peak)
     return result
+
+
+def _measured(cmd: list[str], what: str, timeout: float, capture_stderr: bool = True):
+    """Run `cmd` in the repository: (exit code, stdout, stderr, wall seconds, peak RSS of its tree)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE if capture_stderr else None, stdin=subprocess.DEVNULL, text=True)
+    with RssSampler(proc.pid) as rss:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            stop_process(proc)
+            raise SystemExit(f"{what} did not finish within {timeout:.0f} s")
+    return proc.returncode, stdout, stderr or "", time.perf_counter() - t0, rss.peak
 
 
 def cli_ask(question: str, index_dir: Path, corpus_dir: Path, timeout: float, chroma_url: str | None = None) -> dict:
@@ -409,21 +404,13 @@ def cli_ask(question: str, index_dir: Path, corpus_dir: Path, timeout: float, ch
     if chroma_url:
         cmd += ["--chroma-url", chroma_url]
     cmd += ["--json", question]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-    with RssSampler(proc.pid) as rss:
-        try:
-            stdout, stderr = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            stop_process(proc)
-            raise SystemExit(f"app.py ask did not finish within {timeout:.0f} s")
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"app.py ask failed ({proc.returncode}): {stderr[-2000:]}")
+    code, stdout, stderr, wall, peak = _measured(cmd, "app.py ask", timeout)
+    if code != 0:
+        raise SystemExit(f"app.py ask failed ({code}): {stderr[-2000:]}")
     answer = json.loads(stdout)
     return {
         "spawn_to_exit_s": round(wall, 3),
-        "peak_rss_mib": mib(rss.peak),
+        "peak_rss_mib": mib(peak),
         "timings": answer.get("timings", {}),
         "tier": answer.get("tier"),
         "built_index": "Building the index" in stderr,
