@@ -153,7 +153,8 @@ class OpenAIApi:
     def check_key(self, authorization: str | None) -> None:
         if self.key is None:
             return
-        given = (authorization or "").removeprefix("Bearer ").strip() if (authorization or "").startswith("Bearer ") else ""
+        scheme, _, given = (authorization or "").partition(" ")
+        given = given.strip() if scheme == "Bearer" else ""
         if not hmac.compare_digest(given.encode(), self.key.encode()):
             raise ApiError(401, "Missing or wrong API key: send the header 'Authorization: Bearer <key>'.", kind="authentication_error", code="invalid_api_key")
 

@@ -35,6 +35,4 @@ def mentions_recent_time(question: str) -> bool:
 def as_of_for(question: str) -> str | None:
     """Today's date, when the question asks about "now"; otherwise None (the whole archive):
     "When was the Geneva summit?" must still find a 2021 article."""
-    import datetime as dt
-
     return dt.date.today().isoformat() if mentions_recent_time(question) else None

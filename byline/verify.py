@@ -181,8 +181,3 @@ def small_model_supported(sentence: str, passage: str) -> bool:
     if any(n.lower().strip("'’") not in low for n in names):
         return False
     return _overlap(sentence, passage) >= 1.0
-
-
-def best_overlap_span(sentence: str, passage: str) -> tuple[int, int]:
-    spans = sentence_spans(passage, quotable=True) or [(0, len(passage))]
-    return max(spans, key=lambda ab: _overlap(sentence, passage[ab[0] : ab[1]]))
