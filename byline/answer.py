@@ -3,8 +3,7 @@
 1. Evidence: of the top passages' sentences, the 16 sharing most words with the question (and
    adjacent pairs around the best ones), scored by the cross-encoder against the question; a
    passage scores as its best sentence. Sentences with the kind of fact asked for (a date, a
-   count, a city, a quotation …) rank higher; one whose subject is another person the question
-   names ("When did Putin say …" → "Biden did not deny …") ranks lower.
+   count, a city, a quotation …) rank higher, and so do those of the articles retrieval ranks first.
 2. Tier: `refused` when nothing is relevant (no candidate passage names a name of the question or
    the category it asks for, or the best sentence scores as noise); `closest` when passages are
    relevant but no sentence clearly answers (below the answer threshold, none has the date, count
@@ -28,7 +27,7 @@ from byline import compose, verify
 from byline.config import Settings
 from byline.facts import PROSPECTIVE, asks_what_happened, expected_kind, has_kind
 from byline.nltk_data import sentence_spans
-from byline.question import asked_subject, focus_noun, missing_names, names_another_subject, names_noun, names_only_the_asked, question_name_keys
+from byline.question import focus_noun, missing_names, names_noun, names_only_the_asked
 from byline.types import Answer, Citation, ScoredPassage, Turn
 from byline.words import porter_words, stem5
 
@@ -37,9 +36,8 @@ NOT_FOUND_MARK = "NOT IN THE ARTICLES"
 FOLLOW_UP_MARGIN = 1.5
 LONG_QUESTION_WORDS, LONG_QUESTION_SLOPE = 8, 0.15  # measured on RealTimeQA dev and evals/bundled.jsonl
 PAIRED_SENTENCES = 3  # the winning pair was around one of the three best sentences on both sets
+SCORED_PAIRS = 16  # adjacent pairs read whole besides those around the best sentences
 SCORED_SENTENCES = 16  # sentences the cross-encoder reads, chosen by word overlap; 12 left out a paraphrase sharing two words
-SUBJECT_MISS = 2.0  # logits off a sentence whose subject is another person the question names
-FOCUS_BONUS = 1.5  # logits for a sentence that names the category a "which X" question asks for
 ARTICLE_RANK_WEIGHT, MAX_ARTICLE_RANK = 1.0, 2  # logits per article rank, capped; RealTimeQA citation accuracy 0.40 → 0.50
 NOISE_LOGIT = -4.0  # a best sentence below this is noise: on the tuning sets no answerable question had its answer shown below it (some did between -4 and -3)
 MAX_GENERATED_WORDS = 120  # a capable model asked for 1–3 short sentences that writes more has wandered
@@ -61,6 +59,7 @@ class Sentence:
     text: str
     score: float = 0.0  # cross-encoder logit of (question, text)
     rank_score: float = 0.0  # score plus the passage's and the expected-kind terms, for ranking
+    gates: bool = True  # counts for the confidence gate (see plan)
 
 
 @dataclass
@@ -112,6 +111,22 @@ def _most_overlapping(question: str, sentences: list[Sentence], n: int, kind: st
     return [sentences[i] for i in sorted(order[:n])]
 
 
+def _overlapping_pairs(question: str, spans: list[list[tuple[int, int]]], passages: list[ScoredPassage], n: int, kind: str | None, noun: str | None) -> list[tuple[int, int]]:
+    """(passage rank, first sentence index) of the n adjacent pairs sharing most words with the
+    question (the kind and category asked for count as a word each); ties go to the better passage."""
+    if n <= 0:
+        return []
+    words = porter_words(question)
+    scored = []
+    for rank, c in enumerate(passages):
+        text = c.passage.text
+        for i in range(len(spans[rank]) - 1):
+            pair = text[spans[rank][i][0] : spans[rank][i + 1][1]]
+            overlap = len(words & porter_words(pair)) + (1 if kind and has_kind(pair, kind, question) else 0) + names_noun(pair, noun)
+            scored.append((-overlap, rank, i))
+    return [(rank, i) for _, rank, i in sorted(scored)[:n]]
+
+
 def evidence_passages(retrieved: list[ScoredPassage], n: int, per_article: int = 2, best_passages: int = 2) -> list[ScoredPassage]:
     """The passages whose sentences are scored: the best two of each top article, in article order,
     plus the best passages by their own fused score when those belong to lower-ranked articles.
@@ -157,14 +172,26 @@ class AnswerBuilder:
         # so adjacent pairs are scored too, but only around the best sentences: scoring every pair
         # doubled the cross-encoder time for no measured gain.
         pairs: dict[tuple[int, int], Sentence] = {}
-        for u in sorted(singles, key=lambda x: x.score + FOCUS_BONUS * names_noun(x.text, noun), reverse=True)[:PAIRED_SENTENCES]:
-            ss = spans[u.passage_rank]
-            i = next(j for j, (a, _) in enumerate(ss) if a == u.start)
+
+        def add_pair(rank: int, first: int) -> None:
+            ss = spans[rank]
+            # Adjacent in the text: a question sentence between them was dropped above.
+            if 0 <= first and first + 1 < len(ss) and (rank, first) not in pairs and _adjacent(plan.passages[rank].passage.text, ss[first], ss[first + 1]):
+                text = plan.passages[rank].passage.text
+                pairs[(rank, first)] = Sentence(rank, ss[first][0], ss[first + 1][1], text[ss[first][0] : ss[first + 1][1]])
+
+        for u in sorted(singles, key=lambda x: x.score, reverse=True)[:PAIRED_SENTENCES]:
+            i = next(j for j, (a, _) in enumerate(spans[u.passage_rank]) if a == u.start)
             for first in (i - 1, i):
-                # Adjacent in the text: a question sentence between them was dropped above.
-                if 0 <= first and first + 1 < len(ss) and (u.passage_rank, first) not in pairs and _adjacent(plan.passages[u.passage_rank].passage.text, ss[first], ss[first + 1]):
-                    text = plan.passages[u.passage_rank].passage.text
-                    pairs[(u.passage_rank, first)] = Sentence(u.passage_rank, ss[first][0], ss[first + 1][1], text[ss[first][0] : ss[first + 1][1]])
+                add_pair(u.passage_rank, first)
+        # A sentence that leans on the one before it ("In this case, Washington will …", "The
+        # State Department called such a prospect 'very unlikely'") scores as noise alone, so
+        # the pairs sharing most words with the question are read whole too.
+        around_best = set(pairs)
+        for rank, first in _overlapping_pairs(question, spans, plan.passages, SCORED_PAIRS, kind, noun):
+            add_pair(rank, first)
+            if (rank, first) in pairs and (rank, first) not in around_best:
+                pairs[(rank, first)].gates = False
         self._score(question, list(pairs.values()))
         # A pair is at least as relevant as its better sentence: the cross-encoder often scores
         # "X happened. It lasted 50 minutes." below "X happened." alone, though the pair answers more.
@@ -189,19 +216,19 @@ class AnswerBuilder:
         # about (RealTimeQA: top article right 74 %, the cross-encoder's pick 40 %); the
         # cross-encoder then picks the sentence within the leading articles.
         article_rank = {aid: r for r, aid in enumerate(dict.fromkeys(c.passage.article_id for c in retrieved))}
-        subject = asked_subject(question)
-        asked_names = question_name_keys(question)
         for u in units:
             u.rank_score = (
                 u.score
                 + 0.3 * plan.passages[u.passage_rank].score
                 + (KIND_BONUS if has_kind(u.text, kind, question) else -KIND_MISS.get(kind, 4.0) if kind else 0.0)
-                + FOCUS_BONUS * names_noun(u.text, noun)
-                - (SUBJECT_MISS if subject and names_another_subject(u.text, subject, asked_names) else 0.0)
                 - ARTICLE_RANK_WEIGHT * min(MAX_ARTICLE_RANK, article_rank.get(plan.passages[u.passage_rank].passage.article_id, 0))
             )
         plan.sentences = sorted(units, key=lambda u: u.rank_score, reverse=True)
-        best_unit = max((x.score for x in units), default=float("-inf"))
+        # The confidence gate reads the sentences and the pairs around the best of them, as it was
+        # calibrated: the pairs added for their words only pick the evidence, since two sentences
+        # read together score higher on unanswerable questions too (evals/bundled.jsonl: 0 → 2 of
+        # 12 unanswerable given as answers when they counted).
+        best_unit = max((x.score for x in units if x.gates), default=float("-inf"))
         # What the name and category gates look in: every candidate passage, titles included.
         candidates = " ".join(f"{c.passage.title} {c.passage.text}" for c in retrieved).lower()
         # Nothing relevant refuses; relevant passages that do not clearly answer are shown as the

@@ -18,6 +18,7 @@ from byline.config import Settings, is_capable, load_settings
 from byline.places import place_names
 from byline.llm import GeneratorError, LocalServer, OpenAIGenerator, make_generator
 from byline.types import Answer, ArticleInfo, Done, IngestReport, SourcesFound, StandaloneQuestion, Token, Turn
+from byline.words import written
 
 
 class QuestionError(ValueError):
@@ -215,9 +216,11 @@ class Engine:
         if standalone != question:
             yield StandaloneQuestion(standalone)
         t1 = time.perf_counter()
-        retrieval = self.retriever.retrieve(standalone, settings.rerank_k, question_date)
+        # Searched and scored as an article would word it; the user's own words stay for display.
+        searched = written(standalone)
+        retrieval = self.retriever.retrieve(searched, settings.rerank_k, question_date)
         builder = self.builder if settings is self.settings else AnswerBuilder(settings, self.cross_encoder)
-        plan = builder.plan(standalone, retrieval.passages, follow_up=standalone != question, asked=question)
+        plan = builder.plan(searched, retrieval.passages, follow_up=standalone != question, asked=question)
         plan.question = question
         t2 = time.perf_counter()
 
@@ -277,7 +280,7 @@ class Engine:
         window = None
         if since or until:
             window = (days[0] if days[0] is not None else 0, days[1] if days[1] is not None else 10**7)
-        found = self.retriever.retrieve(query, max(self.settings.rerank_k, limit * 2), window=window).passages
+        found = self.retriever.retrieve(written(query), max(self.settings.rerank_k, limit * 2), window=window).passages
         best: dict[str, object] = {}
         for sp in found:  # best first: the first passage of an article is its best
             best.setdefault(sp.passage.article_id, sp)

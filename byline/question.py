@@ -78,27 +78,6 @@ def missing_names(question: str, candidates: str) -> list[str]:
     return [n for n in question_names(question) if squash(n) not in evidence]
 
 
-# "When did Putin say …", "Where will Lavrov meet …": the name after the auxiliary is who acts.
-_ASKED_SUBJECT = re.compile(r"^\s*(?i:when|where|why|how(?: \w+)?|what|which \w+)\s+(?i:did|does|do|has|have|had|was|were|is|are|will|would|could|can)\s+([A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*)")
-
-
-def asked_subject(question: str) -> set[str]:
-    """The name of who acts in a "When did X …" question, as squashed words; empty when the question has none."""
-    m = _ASKED_SUBJECT.match(question)
-    return {squash(w) for w in m.group(1).split()} if m else set()
-
-
-def names_another_subject(sentence: str, subject: set[str], asked: set[str]) -> bool:
-    """The sentence opens with another person the question names, not the one it asks about:
-    "When did Putin say he saw no need to meet Biden?" is not answered by "US President Joe Biden
-    did not deny … in January"."""
-    opening = NAME_RUN.match(sentence.lstrip(" “\"‘'"))
-    if not opening:
-        return False
-    words = {squash(w) for w in opening.group().split()}
-    return not (words & subject) and bool(words & (asked - subject))
-
-
 def names_only_the_asked(answer: str, question: str) -> bool:
     """A "who" question answered with the person the question names as the subject and nobody
     else: "Who did Antony Blinken talk with?" → "The US Secretary of State Antony Blinken."

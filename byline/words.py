@@ -28,6 +28,32 @@ def spelled_out(question: str) -> str:
     return text
 
 
+# Chat shorthand ("putin n biden", "talks w russia", "ppl", "govt"), written out so the
+# cross-encoder and BM25, which read articles' words, see the words the article would use.
+_SHORTHAND = {
+    "n": "and", "&": "and", "w": "with", "w/": "with", "w/o": "without", "b4": "before", "u": "you", "ur": "your",
+    "r": "are", "ppl": "people", "govt": "government", "gov": "government", "convo": "conversation",
+    "pres": "president", "prez": "president", "intl": "international", "natl": "national", "dept": "department",
+    "yr": "year", "yrs": "years", "hrs": "hours", "hr": "hour", "mins": "minutes", "min": "minutes", "approx": "approximately",
+    "bc": "because", "cuz": "because", "thru": "through", "tho": "though", "abt": "about", "pls": "please", "vs": "versus",
+    "whens": "when is", "wheres": "where is", "whos": "who is", "whats": "what is", "hows": "how is", "theres": "there is",
+    "thats": "that is", "didnt": "did not", "doesnt": "does not", "dont": "do not", "isnt": "is not", "wasnt": "was not",
+    "wont": "will not", "cant": "cannot", "wouldnt": "would not", "couldnt": "could not", "arent": "are not",
+}
+_TOKEN = re.compile(r"(?<![\w/&])(?:w/o|w/|[A-Za-z][A-Za-z0-9]*|&)(?![\w/])")
+
+
+def written(question: str) -> str:
+    """The question as an article would word it, for search and scoring: contractions and chat
+    shorthand spelled out ("whens putin n biden's next call" → "when is putin and biden's next
+    call"). Words of one letter are spelled out only where they stand alone."""
+    def repl(m: re.Match) -> str:
+        word = m.group(0)
+        return _SHORTHAND.get(word.lower(), word) if word.islower() or word.lower() in ("w/", "w/o", "&") else word
+
+    return re.sub(r"\s+", " ", _TOKEN.sub(repl, spelled_out(question))).strip()
+
+
 def content_words(text: str) -> list[str]:
     stop = stopwords("english")
     return [w for w in (t.lower().strip("'’.,-") for t in WORD.findall(text)) if w and w not in stop and len(w) > 2 or w.isdigit()]
