@@ -312,7 +312,7 @@ def phase_query(spec: dict) -> dict:
     engine.store  # Chroma client + collections, embedder identity
     t_open = time.perf_counter()
     from byline.evaluation.metrics import article_rank  # after the timed imports
-    engine.store.version()  # the whole manifest, once per process (and after every change)
+    engine.store.version()  # the content token (session 9; it was the whole manifest before)
     t_manifest = time.perf_counter()
     engine.store.bm25()  # the cached BM25 index, loaded from disk
     t_bm25 = time.perf_counter()

@@ -31,13 +31,17 @@ class BM25Index:
             retriever.index(tokens, show_progress=False)
         return cls(ids, retriever if texts else None, stemmer)
 
-    def save(self, folder: Path) -> None:
+    def save(self, folder: Path, extra: dict[str, object] | None = None) -> None:
+        """Written whole to a temporary folder, then renamed: a reader never sees half an index.
+        `extra`: more JSON files to keep with it (name → value)."""
         tmp = folder.with_name(folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         if self._retriever is not None:
             self._retriever.save(str(tmp), show_progress=False)
         (tmp / "ids.json").write_text(json.dumps(self.ids))
+        for name, value in (extra or {}).items():
+            (tmp / name).write_text(json.dumps(value))
         shutil.rmtree(folder, ignore_errors=True)
         tmp.rename(folder)
 

@@ -27,6 +27,7 @@ from byline.dates import published_day_field
 from byline.types import Article, ArticleInfo, Passage
 
 _PAGE = 2000
+VERSION_KEY = "content_version"
 FORMAT = 2  # bumped when the layout changes; an older index is rebuilt, never misread
 
 
@@ -49,7 +50,7 @@ class Store:
         self._bm25: BM25Index | None = None
         self._bm25_version = ""
         self._version_cache: str | None = None
-        self._days: dict[str, int] = {}  # derived with _version_cache, from the same manifest read
+        self._days: dict[str, int] = {}  # article id → publication day, kept with the BM25 index
         try:
             self._client = _client(settings)
             name = settings.collection
@@ -111,15 +112,37 @@ class Store:
         return out
 
     def version(self) -> str:
-        """A fingerprint of the indexed content; changes whenever any article is added, changed or removed."""
+        """A fingerprint of the indexed content; changes whenever any article is added, changed or removed.
+
+        It is a token in the articles collection's metadata, replaced around every write, so a new
+        process (or a second machine on a Chroma server) reads one record instead of the whole
+        manifest (issue #16: the manifest read grew as 1.5 × the passages). An index written before
+        the token existed gets one from its manifest, once."""
         if self._version_cache is None:
-            manifest = self.manifest()
-            h = hashlib.sha256()
-            for aid, entry in sorted(manifest.items()):
-                h.update(f"{aid}\x00{entry.content_hash}\n".encode())
-            self._days = {aid: e.published_day for aid, e in manifest.items() if e.published_day is not None}
-            self._version_cache = h.hexdigest()[:16]
+            token = (self.articles_col.metadata or {}).get(VERSION_KEY)
+            if not token:
+                h = hashlib.sha256()
+                for aid, entry in sorted(self.manifest().items()):
+                    h.update(f"{aid}\x00{entry.content_hash}\n".encode())
+                token = h.hexdigest()[:16]
+                self._set_version(token)
+            self._version_cache = token
         return self._version_cache
+
+    def _bump_version(self) -> None:
+        """A new content token. Set before a write and again after it: a crash between the two
+        leaves a token no BM25 cache was built for as complete content, and a cache built from a
+        half-written store is superseded by the second."""
+        import uuid
+
+        self._set_version(uuid.uuid4().hex[:16])
+
+    def _set_version(self, token: str) -> None:
+        try:
+            self.articles_col.modify(metadata={**(self.articles_col.metadata or {}), VERSION_KEY: token})
+        except Exception:  # a read-only or older server: fall back to the manifest hash next time
+            token = ""
+        self._version_cache = token or None
 
     def count(self) -> int:
         return self.articles_col.count()
@@ -133,7 +156,7 @@ class Store:
 
         ids = [a.id for a, _, _ in batch]
         with self._lock:
-            self._version_cache = None
+            self._bump_version()
             self.articles_col.delete(ids=ids)
             self.passages.delete(where={"article_id": {"$in": ids}})
             nodes = []
@@ -163,14 +186,16 @@ class Store:
                     for a, ps, _ in batch
                 ],
             )
+            self._bump_version()
 
     def remove(self, article_ids: list[str]) -> None:
         if not article_ids:
             return
         with self._lock:
-            self._version_cache = None
+            self._bump_version()
             self.articles_col.delete(ids=article_ids)
             self.passages.delete(where={"article_id": {"$in": list(article_ids)}})
+            self._bump_version()
 
     def sweep_orphans(self) -> int:
         """Delete vectors whose article is not in the manifest (left by a crash mid-ingest)."""
@@ -212,8 +237,9 @@ class Store:
         return [p for aid, text, meta in self._articles([article_id]) for p in _passages_of(aid, text, meta)]
 
     def published_days(self) -> dict[str, int]:
-        """Article id → publication day (ordinal), for articles with a known date (cached per content version)."""
-        self.version()
+        """Article id → publication day (ordinal), for articles with a known date (kept with the BM25
+        index of the same content version, so reading them costs no manifest read)."""
+        self.bm25()
         return self._days
 
     def _articles(self, article_ids: list[str]):
@@ -230,20 +256,24 @@ class Store:
                 return self._bm25
             folder = self._bm25_dir(version)
             index = BM25Index.load(folder) if folder.exists() else None
-            if index is None:
-                ids, texts = [], []
+            days = _load_days(folder) if index is not None else None
+            if index is None or days is None:
+                ids, texts, days = [], [], {}
                 for page_ids, docs, metas in self._pages(self.articles_col, include=["documents", "metadatas"], with_docs=True, page=200):
                     for aid, doc, meta in zip(page_ids, docs, metas):
+                        if meta.get("published_day") is not None:
+                            days[aid] = int(meta["published_day"])
                         for p in _passages_of(aid, doc, meta):
                             ids.append(p.id)
                             texts.append(f"{p.title}\n{p.text}")
                 index = BM25Index.build(ids, texts)
-                index.save(folder)
+                index.save(folder, extra={DAYS_FILE: days})
                 for old in folder.parent.glob(f"{self.settings.collection}-*"):
                     if old != folder and old.is_dir():
                         import shutil
 
                         shutil.rmtree(old, ignore_errors=True)
+            self._days = days
             self._bm25, self._bm25_version = index, version
             return index
 
@@ -266,6 +296,16 @@ class Store:
 
     def close(self) -> None:
         self._bm25 = None
+
+
+DAYS_FILE = "published_days.json"
+
+
+def _load_days(folder: Path) -> dict[str, int] | None:
+    try:
+        return {k: int(v) for k, v in json.loads((folder / DAYS_FILE).read_text()).items()}
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _passages_of(article_id: str, text: str, meta: dict) -> list[Passage]:

@@ -193,3 +193,35 @@ def test_index_in_an_older_layout_asks_for_a_rebuild(fresh, tmp_path):
     else:
         raise AssertionError("an index in an older layout must not be read")
     assert "older Byline" in message and "ingest --rebuild" in message
+
+
+def test_new_process_reads_content_version_and_dates_without_the_manifest(fresh, tmp_path):
+    """Issue #16: start-up read the whole manifest for the content version; now a token kept in the
+    articles collection says it, and the publication days come with the BM25 cache."""
+    corpus = copy_corpus(tmp_path / "corpus")
+    write_article(corpus, "ferry_strike", "Ferry strike ends", "The ferry strike at Port Elin ended on Tuesday after nine days.", day=2)
+    engine = fresh()
+    engine.ingest()
+    version = engine.store.version()
+    days = dict(engine.store.published_days())
+    assert days == {aid: e.published_day for aid, e in engine.store.manifest().items() if e.published_day is not None} and days
+    engine.close()
+
+    second = fresh()  # a new process on the same index
+    calls = []
+    real_manifest = second.store.manifest
+    second.store.manifest = lambda: calls.append(1) or real_manifest()
+    assert second.store.version() == version
+    assert second.store.published_days() == days
+    assert second.ask("When did Putin and Biden have their last phone call of 2021?").citations
+    assert calls == []
+
+    # Any change gives a new version, seen by the BM25 index at once; the old one is not reused.
+    write_article(corpus, "new_harbour", "Harbour reopens", "The harbour of Port Elin reopened on Monday. The mayor said 40 boats returned.", day=5)
+    second.store.manifest = real_manifest
+    second.ingest()
+    changed = second.store.version()
+    assert changed != version and second.store.published_days()["new_harbour"] > 0
+    assert second.store.bm25().search("Port Elin harbour boats", 1)[0][0].startswith("new_harbour#")
+    second.delete_article("new_harbour")
+    assert second.store.version() not in (changed, version) and "new_harbour" not in second.store.published_days()
