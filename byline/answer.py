@@ -92,6 +92,13 @@ def answer_threshold(base: float, question: str, follow_up: bool = False) -> flo
     return base - LONG_QUESTION_SLOPE * max(0, words - LONG_QUESTION_WORDS) - (FOLLOW_UP_MARGIN if follow_up else 0.0)
 
 
+def _overlap(words: set[str], text: str, question: str, kind: str | None, noun: str | None) -> int:
+    """How many of the question's words (Porter stems) `text` shares, the kind of fact and the
+    category asked for counting as one more word each: how sentences and pairs are chosen for the
+    cross-encoder."""
+    return len(words & porter_words(text)) + (1 if kind and has_kind(text, kind, question) else 0) + names_noun(text, noun)
+
+
 def _most_overlapping(question: str, sentences: list[Sentence], n: int, kind: str | None, noun: str | None = None) -> list[Sentence]:
     """The n sentences that share the most words (Porter stems) with the question, counting the
     kind of fact asked for and the category asked for as one more word each, and half the better
@@ -101,7 +108,7 @@ def _most_overlapping(question: str, sentences: list[Sentence], n: int, kind: st
     if len(sentences) <= n:
         return sentences
     words = porter_words(question)
-    own = [len(words & porter_words(u.text)) + (1 if kind and has_kind(u.text, kind, question) else 0) + names_noun(u.text, noun) for u in sentences]
+    own = [_overlap(words, u.text, question, kind, noun) for u in sentences]
 
     def neighbour(i: int) -> int:
         same = [j for j in (i - 1, i + 1) if 0 <= j < len(sentences) and sentences[j].passage_rank == sentences[i].passage_rank]
@@ -122,8 +129,7 @@ def _overlapping_pairs(question: str, spans: list[list[tuple[int, int]]], passag
         text = c.passage.text
         for i in range(len(spans[rank]) - 1):
             pair = text[spans[rank][i][0] : spans[rank][i + 1][1]]
-            overlap = len(words & porter_words(pair)) + (1 if kind and has_kind(pair, kind, question) else 0) + names_noun(pair, noun)
-            scored.append((-overlap, rank, i))
+            scored.append((-_overlap(words, pair, question, kind, noun), rank, i))
     return [(rank, i) for _, rank, i in sorted(scored)[:n]]
 
 
