@@ -50,6 +50,7 @@ class Store:
         self._bm25: BM25Index | None = None
         self._bm25_version = ""
         self._version_cache: str | None = None
+        self._token_failed = False  # the content token could not be written (see _set_version)
         self._days: dict[str, int] = {}  # article id → publication day, kept with the BM25 index
         try:
             self._client = _client(settings)
@@ -119,13 +120,14 @@ class Store:
         manifest (issue #16: the manifest read grew as 1.5 × the passages). An index written before
         the token existed gets one from its manifest, once."""
         if self._version_cache is None:
-            token = (self.articles_col.metadata or {}).get(VERSION_KEY)
+            token = None if self._token_failed else (self.articles_col.metadata or {}).get(VERSION_KEY)
             if not token:
                 h = hashlib.sha256()
                 for aid, entry in sorted(self.manifest().items()):
                     h.update(f"{aid}\x00{entry.content_hash}\n".encode())
                 token = h.hexdigest()[:16]
-                self._set_version(token)
+                if not self._token_failed:
+                    self._set_version(token)
             self._version_cache = token
         return self._version_cache
 
@@ -140,7 +142,10 @@ class Store:
     def _set_version(self, token: str) -> None:
         try:
             self.articles_col.modify(metadata={**(self.articles_col.metadata or {}), VERSION_KEY: token})
-        except Exception:  # a read-only or older server: fall back to the manifest hash next time
+        except Exception:
+            # A server that refuses the write: the token it holds no longer says what the content
+            # is, so this process hashes the manifest from now on.
+            self._token_failed = True
             token = ""
         self._version_cache = token or None
 

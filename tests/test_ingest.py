@@ -225,3 +225,22 @@ def test_new_process_reads_content_version_and_dates_without_the_manifest(fresh,
     assert second.store.bm25().search("Port Elin harbour boats", 1)[0][0].startswith("new_harbour#")
     second.delete_article("new_harbour")
     assert second.store.version() not in (changed, version) and "new_harbour" not in second.store.published_days()
+
+
+def test_a_store_that_refuses_the_content_token_falls_back_to_hashing_the_manifest(fresh, tmp_path):
+    """A server that will not take the token's write (faked: it cannot be caused with a local
+    store) must not leave the old token standing for new content."""
+    corpus = copy_corpus(tmp_path / "corpus")
+    engine = fresh()
+    engine.ingest()
+    before = engine.store.version()
+
+    def refuse(**_):
+        raise PermissionError("read-only collection metadata")
+
+    engine.store.articles_col.modify = refuse
+    write_article(corpus, "new_harbour", "Harbour reopens", "The harbour of Port Elin reopened on Monday. The mayor said 40 boats returned.")
+    engine.ingest()
+    after = engine.store.version()
+    assert after != before
+    assert engine.store.bm25().search("Port Elin harbour boats", 1)[0][0].startswith("new_harbour#")
