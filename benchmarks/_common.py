@@ -114,6 +114,16 @@ def p50_p95(values: list[float | None]) -> dict[str, float | None]:
 
 
 # --- machine and results ----------------------------------------------------------------------
+def phase_result(name: str, code: int, stdout: str) -> dict:
+    """The JSON a benchmark phase printed on its last `RESULT ` line; exits when the phase failed."""
+    if code != 0:
+        raise SystemExit(f"phase {name} failed with exit code {code}")
+    line = next((l for l in reversed(stdout.splitlines()) if l.startswith("RESULT ")), None)
+    if line is None:
+        raise SystemExit(f"phase {name} printed no result")
+    return json.loads(line[len("RESULT ") :])
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -49,6 +49,7 @@ from _common import (  # noqa: E402
     ingest_figures,
     machine,
     mib,
+    phase_result,
     print_footer,
     quickstart_ingest,
     rel,
@@ -163,12 +164,7 @@ def run_phase(name: str, work: Path) -> dict:
     with RssSampler(proc.pid) as rss:
         stdout, _ = proc.communicate()
     wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"phase {name} failed with exit code {proc.returncode}")
-    line = next((l for l in reversed(stdout.splitlines()) if l.startswith("RESULT ")), None)
-    if line is None:
-        raise SystemExit(f"phase {name} printed no result")
-    result = json.loads(line[len("RESULT ") :])
+    result = phase_result(name, proc.returncode, stdout)
     result["process_wall_s"] = round(wall, 3)
     result["peak_rss_mib"] = mib(rss.peak)
     return result

@@ -81,6 +81,7 @@ from _common import (  # noqa: E402
     machine,
     mib,
     p50_p95,
+    phase_result,
     print_footer,
     rel,
     stop_process,
@@ -374,12 +375,7 @@ def run_phase(name: str, spec: dict, timeout: float) -> dict:
     spec = {**spec, "spawned_at": time.time()}
     cmd = [sys.executable, __file__, "--phase", name, "--phase-spec", json.dumps(spec)]
     code, stdout, _, wall, peak = _measured(cmd, f"phase {name}", timeout, capture_stderr=False)
-    if code != 0:
-        raise SystemExit(f"phase {name} failed with exit code {code}")
-    line = next((l for l in reversed(stdout.splitlines()) if l.startswith("RESULT ")), None)
-    if line is None:
-        raise SystemExit(f"phase {name} printed no result")
-    result = json.loads(line[len("RESULT ") :])
+    result = phase_result(name, code, stdout)
     result["process_wall_s"] = round(wall, 3)
     result["process_peak_rss_mib"] = mib(peak)
     return result
