@@ -133,12 +133,13 @@ def _overlapping_pairs(question: str, spans: list[list[tuple[int, int]]], passag
     return [(rank, i) for _, rank, i in sorted(scored)[:n]]
 
 
-def evidence_passages(retrieved: list[ScoredPassage], n: int, per_article: int = 2, best_passages: int = 2) -> list[ScoredPassage]:
+def evidence_passages(retrieved: list[ScoredPassage], n: int, per_article: int = 2, best_passages: int = 2, rest: list[ScoredPassage] | None = None) -> list[ScoredPassage]:
     """The passages whose sentences are scored: the best two of each top article, in article order,
-    plus the best passages by their own fused score when those belong to lower-ranked articles.
+    plus the best passages by their own fused score when those belong to lower-ranked articles,
+    then `rest`, the other passages of the leading articles (retrieval's `Retrieval.rest`).
 
-    Retrieval ranks articles; the fact asked for is often in an article's second-best passage
-    (the best one matched the question's words, the next one holds the date or number). A short
+    Retrieval ranks articles; the fact asked for is often in another passage of the article than
+    the best one (that one matched the question's words, another holds the date or number). A short
     article with one strong passage ranks low as an article, so its passage is added on its own."""
     by_article: dict[str, list[ScoredPassage]] = {}
     for c in retrieved:
@@ -146,7 +147,8 @@ def evidence_passages(retrieved: list[ScoredPassage], n: int, per_article: int =
     chosen = [c for group in by_article.values() for c in group[:per_article]][: max(1, n)]
     articles = {c.passage.article_id for c in chosen}
     extra = [c for c in sorted(retrieved, key=lambda c: c.score, reverse=True) if c.passage.article_id not in articles][:best_passages]
-    return chosen + extra
+    have = {c.passage.id for c in chosen + extra}
+    return chosen + extra + [c for c in rest or [] if c.passage.id not in have]
 
 
 class AnswerBuilder:
@@ -156,12 +158,13 @@ class AnswerBuilder:
         self.prompts = _load_prompts(prompts_dir or Path(__file__).resolve().parent.parent / "prompts")
 
     # --- planning ------------------------------------------------------------------------------
-    def plan(self, question: str, retrieved: list[ScoredPassage], follow_up: bool = False, asked: str | None = None) -> Plan:
+    def plan(self, question: str, retrieved: list[ScoredPassage], follow_up: bool = False, asked: str | None = None, rest: list[ScoredPassage] | None = None) -> Plan:
         """`follow_up`: the question carries its conversation ("… (about: …)"), which dilutes the
         cross-encoder's scores, so the answerability gate is relaxed by a fixed margin.
-        `asked`: the user's own words when `question` is a rewrite; its names must be in the evidence."""
+        `asked`: the user's own words when `question` is a rewrite; its names must be in the evidence.
+        `rest`: the leading articles' other passages, read for evidence too."""
         s = self.settings
-        plan = Plan(question, evidence_passages(retrieved, s.evidence_passages), searched=question)
+        plan = Plan(question, evidence_passages(retrieved, s.evidence_passages, rest=rest), searched=question)
         if not plan.passages:
             plan.tier, plan.reason, plan.names_absent = "refused", "no passage matches the question", True
             return plan

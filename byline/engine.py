@@ -220,7 +220,7 @@ class Engine:
         searched = written(standalone)
         retrieval = self.retriever.retrieve(searched, settings.rerank_k, question_date)
         builder = self.builder if settings is self.settings else AnswerBuilder(settings, self.cross_encoder)
-        plan = builder.plan(searched, retrieval.passages, follow_up=standalone != question, asked=question)
+        plan = builder.plan(searched, retrieval.passages, follow_up=standalone != question, asked=question, rest=retrieval.rest)
         plan.question = question
         t2 = time.perf_counter()
 

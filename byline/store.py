@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -223,10 +224,10 @@ class Store:
         got = self.passages.query(query_embeddings=[embedding], n_results=n, where=where, include=["distances"])
         return [(pid, 1.0 - float(d)) for pid, d in zip(got["ids"][0], got["distances"][0])]
 
-    def get_passages(self, ids: list[str]) -> dict[str, Passage]:
-        if not ids:
-            return {}
-        wanted: dict[str, set[int]] = {}
+    def get_passages(self, ids: list[str], whole: Collection[str] = ()) -> dict[str, Passage]:
+        """The passages of these ids, and every passage of the articles in `whole` (read in the
+        same request: an article's passages are slices of its one stored text)."""
+        wanted: dict[str, set[int]] = {aid: set() for aid in whole}
         for pid in ids:
             aid, _, n = pid.rpartition("#")
             if aid and n.isdigit():
@@ -234,7 +235,7 @@ class Store:
         out: dict[str, Passage] = {}
         for aid, text, meta in self._articles(list(wanted)):
             for p in _passages_of(aid, text, meta):
-                if p.index in wanted[aid]:
+                if p.index in wanted[aid] or aid in whole:
                     out[p.id] = p
         return out
 

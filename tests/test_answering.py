@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
 import sys
+from datetime import date, timedelta
 
 import pytest
 
 from byline.answer import REFUSAL_TEXT
 from byline.compose import CLOSEST_LINE
 from byline.types import Done, SourcesFound, Token, Turn
-from conftest import ROOT
+from conftest import ROOT, SHARED
+
+RTQA = SHARED / "benchmarks" / "realtimeqa"
 
 # One question per bundled article, phrased the way a reader would ask it.
 ABOUT_EACH_ARTICLE = [
@@ -394,3 +398,45 @@ def test_a_sentence_that_leans_on_the_one_before_is_read_with_it(bundled_engine)
     first = answer.citations[0]
     quoted = first.passage[first.highlight_start : first.highlight_end]
     assert "sanctions" in quoted and "mistake" in quoted, quoted
+
+
+
+# RealTimeQA questions whose answer is in the leading article but not in its best passage
+# (evals/check3_realtimeqa.jsonl r01, r06, r31, r32).
+LATE_IN_THE_ARTICLE = [
+    ("how long after posting can u edit a tweet w/ the new button", "2022-09-02", "rtqa-16eebeb81b78", ("30 minutes",)),
+    ("How much money does the Teamsters union have in its strike fund for a possible UPS strike?", "2022-09-08", "rtqa-59385344a131", ("300 million",)),
+    ("when's matthew perry's memoir out", "2022-10-24", "rtqa-1811e359ffa7", ("November 1",)),
+    ("what % of fake accounts does linkedin say it catches automatically", "2022-10-26", "rtqa-9af1c98d6743", ("96%",)),
+]
+
+
+@pytest.mark.skipif(not RTQA.exists(), reason="RealTimeQA benchmark not present")
+def test_the_leading_article_is_read_whole_for_the_fact_asked(fresh, tmp_path):
+    """Retrieval lists one passage per article first, so the passage holding the time, sum or name
+    asked for (not the one matching the question's words best) is often not among the
+    candidates; the answer step reads the leading article whole. The gold articles among 30 others
+    of each question's week, in full."""
+    articles = [json.loads(line) for line in (RTQA / "corpus.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    gold = {g for _, _, g, _ in LATE_IN_THE_ARTICLE}
+    chosen = {a["id"] for a in articles if a["id"] in gold}
+    for _, day, _, _ in LATE_IN_THE_ARTICLE:  # 30 others from each question's week
+        end = date.fromisoformat(day)
+        week = [a["id"] for a in articles if str(end - timedelta(days=7)) <= a["published"][:10] <= day and a["id"] not in gold]
+        chosen |= set(sorted(week, key=lambda i: hashlib.sha1(i.encode()).hexdigest())[:30])
+    (tmp_path / "corpus" / "slice.jsonl").write_text("\n".join(json.dumps(a) for a in articles if a["id"] in chosen) + "\n", encoding="utf-8")
+    engine = fresh()
+    try:
+        engine.ingest()
+        for question, day, article_id, accepted in LATE_IN_THE_ARTICLE:
+            found = engine.retriever.retrieve(question, question_date=day)
+            listed = {c.passage.id for c in found.passages}
+            assert not any(a in c.passage.text for c in found.passages for a in accepted), question
+            # `rest`: the leading article's other passages, none of those already listed.
+            assert {c.passage.article_id for c in found.rest} == {found.passages[0].passage.article_id} == {article_id}
+            assert not listed & {c.passage.id for c in found.rest}
+            answer = engine.ask(question, question_date=day)
+            assert answer.tier in ("answer", "closest") and any(a in answer.answer for a in accepted), answer.answer
+            assert answer.citations[0].article_id == article_id and answer.citations[0].passage_id not in listed
+    finally:
+        engine.close()
