@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from byline.bm25_index import BM25Index
+from byline.dated_vectors import DatedVectors
 from byline.config import Settings
 from byline.dates import published_day_field
 from byline.types import Article, ArticleInfo, Passage
@@ -53,6 +54,8 @@ class Store:
         self._version_cache: str | None = None
         self._token_failed = False  # the content token could not be written (see _set_version)
         self._days: dict[str, int] = {}  # article id → publication day, kept with the BM25 index
+        self._dated: DatedVectors | None = None
+        self._dated_version = ""
         try:
             self._client = _client(settings)
             name = settings.collection
@@ -218,11 +221,37 @@ class Store:
         n = min(k, self.passages.count())
         if n == 0:
             return []
-        where = None
         if published_range:
-            where = {"$and": [{"published_day": {"$gte": published_range[0]}}, {"published_day": {"$lte": published_range[1]}}]}
-        got = self.passages.query(query_embeddings=[embedding], n_results=n, where=where, include=["distances"])
+            # Exact, over the window's slice of the day-sorted vectors (dated_vectors.py says why).
+            return self.dated_vectors().search(embedding, n, published_range)
+        got = self.passages.query(query_embeddings=[embedding], n_results=n, include=["distances"])
         return [(pid, 1.0 - float(d)) for pid, d in zip(got["ids"][0], got["distances"][0])]
+
+    def dated_vectors(self) -> DatedVectors:
+        """The stored vectors of dated passages, sorted by publication day; kept beside the BM25
+        cache of the same content version, and read from Chroma when that has none."""
+        self.bm25()  # the cache folder of the current content
+        with self._lock:
+            version = self._bm25_version
+            if self._dated is not None and self._dated_version == version:
+                return self._dated
+            folder = self._bm25_dir(version) / "vectors"
+            dated = DatedVectors.load(folder)
+            if dated is None:
+                rows = []
+                offset = 0
+                while True:
+                    got = self.passages.get(include=["embeddings", "metadatas"], limit=_PAGE, offset=offset)
+                    if not len(got["ids"]):
+                        break
+                    for pid, vector, meta in zip(got["ids"], got["embeddings"], got["metadatas"] or [{}] * len(got["ids"])):
+                        if (meta or {}).get("published_day") is not None:
+                            rows.append((pid, int(meta["published_day"]), vector))
+                    offset += len(got["ids"])
+                dated = DatedVectors.build(rows)
+                dated.save(folder)
+            self._dated, self._dated_version = dated, version
+            return dated
 
     def get_passages(self, ids: list[str], whole: Collection[str] = ()) -> dict[str, Passage]:
         """The passages of these ids, and every passage of the articles in `whole` (read in the

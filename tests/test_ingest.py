@@ -244,3 +244,41 @@ def test_a_store_that_refuses_the_content_token_falls_back_to_hashing_the_manife
     after = engine.store.version()
     assert after != before
     assert engine.store.bm25().search("Port Elin harbour boats", 1)[0][0].startswith("new_harbour#")
+
+
+def test_window_search_is_exact_and_follows_the_content(fresh, tmp_path):
+    """A search inside a publication window reads the day-sorted vectors kept with the BM25 cache:
+    it returns what Chroma's own filtered search returns, sees an article added since, and a new
+    process loads the vectors from the cache instead of reading them from Chroma."""
+    from byline.dates import published_day
+
+    corpus = tmp_path / "corpus"
+    topics = ["harbour", "railway", "library", "stadium", "airport", "museum", "bridge", "market", "school"]
+    for day in range(1, 10):
+        for k, topic in enumerate(topics):
+            write_article(corpus, f"d{day}_{topic}", f"The {topic} of town {k}", f"The {topic} of town {k} reopened after repairs on day {day}. Crowds visited the {topic}.", day=day)
+    engine = fresh()
+    engine.ingest()
+    vec = engine.embedding.embed_query("Which museum reopened?")
+    window = (published_day("2024-03-03"), published_day("2024-03-05"))
+    found = engine.store.vector_search(vec, 10, window)
+    where = {"$and": [{"published_day": {"$gte": window[0]}}, {"published_day": {"$lte": window[1]}}]}
+    chroma = engine.store.passages.query(query_embeddings=[vec], n_results=10, where=where, include=["distances"])
+    assert [pid for pid, _ in found] == chroma["ids"][0]
+    assert [round(s, 4) for _, s in found] == [round(1.0 - d, 4) for d in chroma["distances"][0]]
+    assert found[0][0].split("_")[1].startswith("museum") and all(3 <= int(pid[1]) <= 5 for pid, _ in found)
+    cached = list((tmp_path / "index" / "bm25").rglob("vectors/vectors.npy"))
+    assert len(cached) == 1
+
+    write_article(corpus, "d4_aquarium", "The aquarium of town 40", "The aquarium museum of town 40 reopened on day 4. Crowds visited the aquarium museum.", day=4)
+    engine.ingest()
+    assert "d4_aquarium#0" in [pid for pid, _ in engine.store.vector_search(vec, 27, window)]
+    engine.close()
+
+    again = fresh()  # a new process's store: the vectors come from the cache file, not from Chroma
+    calls = []
+    original = again.store.passages.get
+    again.store.passages.get = lambda *a, **kw: calls.append(kw) or original(*a, **kw)
+    assert "d4_aquarium#0" in [pid for pid, _ in again.store.vector_search(vec, 27, window)]
+    assert not [kw for kw in calls if "embeddings" in kw.get("include", [])]
+    again.close()
