@@ -236,22 +236,25 @@ class Store:
             if self._dated is not None and self._dated_version == version:
                 return self._dated
             folder = self._bm25_dir(version) / "vectors"
-            dated = DatedVectors.load(folder)
-            if dated is None:
-                rows = []
-                offset = 0
-                while True:
-                    got = self.passages.get(include=["embeddings", "metadatas"], limit=_PAGE, offset=offset)
-                    if not len(got["ids"]):
-                        break
-                    for pid, vector, meta in zip(got["ids"], got["embeddings"], got["metadatas"] or [{}] * len(got["ids"])):
-                        if (meta or {}).get("published_day") is not None:
-                            rows.append((pid, int(meta["published_day"]), vector))
-                    offset += len(got["ids"])
-                dated = DatedVectors.build(rows)
-                dated.save(folder)
+            dated = DatedVectors.load(folder) or self._build_dated(folder)
             self._dated, self._dated_version = dated, version
             return dated
+
+    def _build_dated(self, folder: Path) -> DatedVectors:
+        """Read every dated vector from Chroma, sorted by day, and keep them in `folder`."""
+        rows = []
+        offset = 0
+        while True:
+            got = self.passages.get(include=["embeddings", "metadatas"], limit=_PAGE, offset=offset)
+            if not len(got["ids"]):
+                break
+            for pid, vector, meta in zip(got["ids"], got["embeddings"], got["metadatas"] or [{}] * len(got["ids"])):
+                if (meta or {}).get("published_day") is not None:
+                    rows.append((pid, int(meta["published_day"]), vector))
+            offset += len(got["ids"])
+        dated = DatedVectors.build(rows)
+        dated.save(folder)
+        return dated
 
     def get_passages(self, ids: list[str], whole: Collection[str] = ()) -> dict[str, Passage]:
         """The passages of these ids, and every passage of the articles in `whole` (read in the
@@ -303,6 +306,9 @@ class Store:
                             texts.append(f"{p.title}\n{p.text}")
                 index = BM25Index.build(ids, texts)
                 index.save(folder, extra={DAYS_FILE: days})
+                # Built with the keyword index, so the first dated question after a change (or on
+                # a new machine) does not pay for it.
+                self._dated, self._dated_version = self._build_dated(folder / "vectors"), version
                 for old in folder.parent.glob(f"{self.settings.collection}-*"):
                     if old != folder and old.is_dir():
                         import shutil
