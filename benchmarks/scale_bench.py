@@ -283,7 +283,7 @@ def phase_ingest(spec: dict) -> dict:
     del manifest
     t = time.perf_counter()
     chars = 0
-    for _, docs, _ in store._pages(store.articles_col, include=["documents", "metadatas"], with_docs=True, page=200):
+    for _, docs, _ in store._pages(store.articles_col, include=["documents", "metadatas"], also="documents", page=200):
         chars += sum(len(d or "") for d in docs)  # what Store.bm25() reads before it tokenizes
     out["text_read_s"] = round(time.perf_counter() - t, 3)
     out["text_chars"] = chars

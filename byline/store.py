@@ -242,16 +242,12 @@ class Store:
 
     def _build_dated(self, folder: Path) -> DatedVectors:
         """Read every dated vector from Chroma, sorted by day, and keep them in `folder`."""
-        rows = []
-        offset = 0
-        while True:
-            got = self.passages.get(include=["embeddings", "metadatas"], limit=_PAGE, offset=offset)
-            if not len(got["ids"]):
-                break
-            for pid, vector, meta in zip(got["ids"], got["embeddings"], got["metadatas"] or [{}] * len(got["ids"])):
-                if (meta or {}).get("published_day") is not None:
-                    rows.append((pid, int(meta["published_day"]), vector))
-            offset += len(got["ids"])
+        rows = [
+            (pid, int(meta["published_day"]), vector)
+            for ids, vectors, metas in self._pages(self.passages, include=["embeddings", "metadatas"], also="embeddings")
+            for pid, vector, meta in zip(ids, vectors, metas)
+            if (meta or {}).get("published_day") is not None
+        ]
         dated = DatedVectors.build(rows)
         dated.save(folder)
         return dated
@@ -297,7 +293,7 @@ class Store:
             days = _load_days(folder) if index is not None else None
             if index is None or days is None:
                 ids, texts, days = [], [], {}
-                for page_ids, docs, metas in self._pages(self.articles_col, include=["documents", "metadatas"], with_docs=True, page=200):
+                for page_ids, docs, metas in self._pages(self.articles_col, include=["documents", "metadatas"], also="documents", page=200):
                     for aid, doc, meta in zip(page_ids, docs, metas):
                         if meta.get("published_day") is not None:
                             days[aid] = int(meta["published_day"])
@@ -322,15 +318,17 @@ class Store:
         where = hashlib.sha256(self.location.encode()).hexdigest()[:8]
         return Path(self.settings.index_dir) / "bm25" / where / f"{self.settings.collection}-{version}"
 
-    def _pages(self, collection, include: list, with_docs: bool = False, page: int = _PAGE):
+    def _pages(self, collection, include: list, also: str = "", page: int = _PAGE):
+        """(ids, metadatas) of every record, a page at a time; (ids, <also>, metadatas) when `also`
+        names one more included field ("documents", "embeddings")."""
         offset = 0
         while True:
             got = collection.get(include=include, limit=page, offset=offset)
-            if not got["ids"]:
+            if not len(got["ids"]):
                 return
             metas = got.get("metadatas") or [{}] * len(got["ids"])
-            if with_docs:
-                yield got["ids"], got["documents"], metas
+            if also:
+                yield got["ids"], got[also], metas
             else:
                 yield got["ids"], metas
             offset += len(got["ids"])
