@@ -79,7 +79,7 @@ def phase_byline(work: Path, build_bm25: bool) -> dict:
     })
     if build_bm25:
         t = time.perf_counter()
-        engine.store.bm25()
+        engine.store.warm()
         out["bm25_build_s"] = round(time.perf_counter() - t, 3)
         out["bm25_bytes"] = dir_size(work / "index" / "bm25")
     engine.close()

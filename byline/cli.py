@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("question", nargs="+", help="the question")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.add_argument("--date", type=_iso_date, default=None, metavar="YYYY-MM-DD",
+                   help="when the question is asked: prefer articles published in the days before it, and read \"this week\" from it")  # fmt: skip
 
     p = sub.add_parser("ingest", help="add, update and remove articles in the index")
     _common(p)
@@ -139,9 +141,9 @@ def _run(args, engine, err) -> int:
         _ensure_index(engine, err)
         question = " ".join(args.question)
         if args.json:
-            print(json.dumps(engine.ask(question).to_json(), ensure_ascii=False, indent=2))
+            print(json.dumps(engine.ask(question, question_date=args.date).to_json(), ensure_ascii=False, indent=2))
         else:
-            _print_answer(_stream_to_terminal(engine, question))
+            _print_answer(_stream_to_terminal(engine, question, args.date))
         return EXIT_OK
     if args.command == "articles":
         for a in engine.articles():
@@ -191,7 +193,17 @@ def _ingest_with_progress(engine, err, paths, prune: bool, rebuild: bool):
         return engine.ingest(paths, progress=tick, prune=prune, rebuild=rebuild, on_stored=stored)
 
 
-def _stream_to_terminal(engine, question: str):
+def _iso_date(text: str) -> str:
+    import argparse
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2022-06-16") from None
+
+
+def _stream_to_terminal(engine, question: str, question_date: str | None = None):
     """Show the model's words as they arrive; the checked, cited answer then replaces them."""
     from rich.console import Console
     from rich.live import Live
@@ -202,7 +214,7 @@ def _stream_to_terminal(engine, question: str):
     out = Console(highlight=False)
     shown, answer = "", None
     with Live(Text(""), console=out, transient=True, refresh_per_second=20, redirect_stdout=False) as live:
-        for event in engine.stream(question):
+        for event in engine.stream(question, question_date=question_date):
             if isinstance(event, Token):
                 shown += event.text
                 live.update(Text(shown, style="dim"))

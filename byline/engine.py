@@ -109,7 +109,7 @@ class Engine:
 
     def warm_up(self) -> None:
         """Load the models and open the index now rather than on the first question."""
-        self.store.bm25()
+        self.store.warm()
         self.cross_encoder.score("warm up", ["warm up"])
         self.embedding.embed_query("warm up")
         place_names("warm up")  # reads the GeoNames lists (about 0.15 s)
@@ -136,7 +136,7 @@ class Engine:
                 from byline.store import _client
 
                 client = _client(self.settings)
-                for suffix in ("passages", "articles"):
+                for suffix in ("passages", "articles", "files"):
                     try:
                         client.delete_collection(f"{self.settings.collection}-{suffix}")
                     except Exception:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from byline.chunking import split_article
 from byline.config import Settings
-from byline.corpus import ReadError, SUPPORTED_SUFFIXES, read_articles
+from byline.corpus import ReadError, SUPPORTED_SUFFIXES, iter_files, read_file
+from byline.file_records import fingerprint, members_hash
 from byline.store import Store
 from byline.types import Article, IngestItem, IngestReport
 
@@ -50,8 +51,13 @@ def ingest(
     """Bring the index in line with `paths`; `on_stored(n)` is called after each batch is committed."""
     started = time.perf_counter()
     report = IngestReport()
-    store.sweep_orphans()
     manifest = store.manifest()
+    store.sweep_orphans(manifest)
+    records = store.file_records()
+    by_file: dict[str, list[str]] = {}
+    for aid, entry in manifest.items():
+        by_file.setdefault(entry.info.path, []).append(aid)
+    read_in_full: dict[str, tuple[str, str]] = {}  # files read without an error: recorded at the end
     total = estimate_articles(paths) if progress else 0
     seen: dict[str, str] = {}
     unreadable: set[str] = set()  # files with errors: what they held before stays indexed
@@ -79,7 +85,9 @@ def ingest(
             on_stored(stored_articles[0])
         pending, pending_passages = [], 0
 
-    for item in read_articles(paths):
+    def take(item) -> bool:
+        """One article (or error) read from a file; False when the file cannot be vouched for."""
+        nonlocal done, pending_passages
         done += 1
         if isinstance(item, ReadError):
             report.items.append(IngestItem(item.where, item.article_id, "error", item.reason))
@@ -87,11 +95,11 @@ def ingest(
             if item.article_id:
                 seen.setdefault(item.article_id, item.path)  # a broken duplicate must not delete the good copy
             _tick(progress, done, total, item.path)
-            continue
+            return False
         article = item
         if article.id in seen:
             report.items.append(IngestItem(article.path, article.id, "error", f"duplicate article id {article.id!r} (also in {seen[article.id]})", article.title))
-            continue
+            return False
         seen[article.id] = article.path
         old = manifest.get(article.id)
         if old and old.content_hash == article.content_hash:
@@ -100,13 +108,36 @@ def ingest(
             passages = split_article(article, settings.chunk_tokens, settings.chunk_overlap_sentences, embedding.count_tokens)
             if not passages:
                 report.items.append(IngestItem(article.path, article.id, "error", "no sentences found", article.title))
-                continue
+                return False
             pending.append((article, passages))
             pending_passages += len(embedded_passages(passages, settings))
             report.items.append(IngestItem(article.path, article.id, "updated" if old else "added", "changed" if old else "", article.title))
             if pending_passages >= settings.ingest_batch_passages:
                 flush()
         _tick(progress, done, total, article.title)
+        return True
+
+    for path in iter_files(paths):
+        if isinstance(path, ReadError):
+            take(path)
+            continue
+        resolved = str(path.resolve())
+        fp = fingerprint(path)
+        held = by_file.get(resolved, [])
+        if fp and held and records.get(resolved) == (fp, members_hash((aid, manifest[aid].content_hash) for aid in held)) and not any(aid in seen for aid in held):
+            for aid in held:  # unchanged since it was last read in full, and the index still holds what it gave
+                done += 1
+                seen[aid] = resolved
+                report.items.append(IngestItem(resolved, aid, "skipped", "unchanged", manifest[aid].info.title))
+            _tick(progress, done, total, path.name)
+            continue
+        members, whole = [], True
+        for item in read_file(path):
+            whole = take(item) and whole
+            if not isinstance(item, ReadError):
+                members.append((item.id, item.content_hash))
+        if fp and whole and members:
+            read_in_full[resolved] = (fp, members_hash(members))
     flush()
 
     if prune:
@@ -119,6 +150,7 @@ def ingest(
         store.remove(gone)
         for aid in gone:
             report.items.append(IngestItem(manifest[aid].info.path, aid, "removed", "no longer in the corpus", manifest[aid].info.title))
+    store.record_files(read_in_full)  # after every article they gave is stored
     report.seconds = time.perf_counter() - started
     return report
 

@@ -30,7 +30,6 @@ RRF_K = 20
 VECTOR_WEIGHT = 1.5
 PASSAGES_PER_ARTICLE_SCORE = 3  # an article's score: its best three passages, each counting
 PASSAGE_DECAY = 0.8  # 0.8 times the one before it
-DATED_BM25_DEPTH = 20  # with a date window, search this many times deeper, then filter
 # The leading article is read whole by the answer step: the passage that best matches the
 # question's words is often not the one holding the date or number asked for (check3_realtimeqa:
 # in 14 of 37 answerable questions the gold article ranked first or second but the answer's
@@ -95,13 +94,7 @@ class Retriever:
         s = self.settings
         vector_hits = self.store.vector_search(query_vector, s.vector_k, window)
         vector_done = time.perf_counter()
-        bm25 = self.store.bm25()
-        if window:
-            days = self.store.published_days()
-            hits = bm25.search(query, s.bm25_k * DATED_BM25_DEPTH)
-            bm25_hits = [(pid, sc) for pid, sc in hits if _in_window(days.get(pid.rsplit("#", 1)[0]), window)][: s.bm25_k]
-        else:
-            bm25_hits = bm25.search(query, s.bm25_k)
+        bm25_hits = self.store.keyword_search(query, s.bm25_k, window)
         return vector_hits, bm25_hits, vector_done
 
 
@@ -118,8 +111,3 @@ def rank_by_article(fused: dict[str, float]) -> list[str]:
         out.extend(by_article[a][depth] for a in order if depth < len(by_article[a]))
         depth += 1
     return out
-
-
-def _in_window(day: int | None, window: tuple[int, int]) -> bool:
-    # An article without a date is kept: we cannot tell it is out of range.
-    return day is None or window[0] <= day <= window[1]

@@ -50,7 +50,7 @@ def test_incremental_reingest_skips_replaces_and_removes(fresh, tmp_path):
     assert n_passages == first.passages_added
     # Only each article's lead passage gets a vector (vector_passages = 1); BM25 has them all.
     assert sorted(vector_ids(engine)) == sorted(f"{a.id}#0" for a in engine.articles()) and first.passages_embedded == 5
-    assert len(engine.store.bm25().ids) == n_passages
+    assert sum(len(period.bm25.ids) for period in engine.store.warm()) == n_passages
 
     again = engine.ingest()
     assert set(statuses(again).values()) == {"skipped"} and again.passages_added == 0
@@ -75,7 +75,7 @@ def test_incremental_reingest_skips_replaces_and_removes(fresh, tmp_path):
     updated = engine.store.article_passages("002_aa04ac5f397be0f2")
     assert any("Wednesday" in p.text for p in updated) and not any("on Tuesday, while" in p.text and "briefing on Tuesday" in p.text for p in updated)
     # The answer path sees the change at once (BM25 is rebuilt for the new content).
-    hits = engine.store.bm25().search("Port Elin harbour boats", 3)
+    hits = engine.store.keyword_search("Port Elin harbour boats", 3)
     assert hits and hits[0][0].startswith("new_harbour#")
 
 
@@ -222,7 +222,7 @@ def test_new_process_reads_content_version_and_dates_without_the_manifest(fresh,
     second.ingest()
     changed = second.store.version()
     assert changed != version and second.store.published_days()["new_harbour"] > 0
-    assert second.store.bm25().search("Port Elin harbour boats", 1)[0][0].startswith("new_harbour#")
+    assert second.store.keyword_search("Port Elin harbour boats", 1)[0][0].startswith("new_harbour#")
     second.delete_article("new_harbour")
     assert second.store.version() not in (changed, version) and "new_harbour" not in second.store.published_days()
 
@@ -243,7 +243,7 @@ def test_a_store_that_refuses_the_content_token_falls_back_to_hashing_the_manife
     engine.ingest()
     after = engine.store.version()
     assert after != before
-    assert engine.store.bm25().search("Port Elin harbour boats", 1)[0][0].startswith("new_harbour#")
+    assert engine.store.keyword_search("Port Elin harbour boats", 1)[0][0].startswith("new_harbour#")
 
 
 def test_window_search_is_exact_and_follows_the_content(fresh, tmp_path):
@@ -282,3 +282,45 @@ def test_window_search_is_exact_and_follows_the_content(fresh, tmp_path):
     assert "d4_aquarium#0" in [pid for pid, _ in again.store.vector_search(vec, 27, window)]
     assert not [kw for kw in calls if "embeddings" in kw.get("include", [])]
     again.close()
+
+
+def test_an_unchanged_file_is_skipped_without_being_read_again(fresh, tmp_path, monkeypatch):
+    """Issue #16: an unchanged re-ingest spent most of its time cleaning articles it then skipped.
+    A file read in full is recorded; it is skipped unread while its bytes are the same and the index
+    still holds what it gave, and read again otherwise."""
+    import json
+
+    import byline.ingest as ingest_module
+
+    corpus = tmp_path / "corpus"
+    records = [{"id": f"wire{k}", "title": f"Harbour note {k}", "published": "2024-03-02", "text": f"The harbour of Port Elin counted {k + 10} boats on Monday."} for k in range(3)]
+    feed = corpus / "feed.jsonl"
+    feed.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    engine = fresh()
+    assert engine.ingest().count("added") == 3
+
+    opened: list[str] = []
+    real_read = ingest_module.read_file
+    monkeypatch.setattr(ingest_module, "read_file", lambda path: opened.append(path.name) or real_read(path))
+    again = engine.ingest()
+    assert again.count("skipped") == 3 and again.count("removed") == 0 and opened == []
+
+    # An article deleted from the index since: the file is read again and gives it back.
+    engine.delete_article("wire1")
+    back = engine.ingest()
+    assert statuses(back)["wire1"] == "added" and opened == ["feed.jsonl"]
+    assert engine.ingest().count("skipped") == 3 and opened == ["feed.jsonl"]
+
+    # Changed bytes: read again, the changed article replaced, the others skipped.
+    records[2]["text"] = "The harbour of Port Elin counted 99 boats on Tuesday."
+    feed.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    changed = engine.ingest()
+    assert statuses(changed) == {"wire0": "skipped", "wire1": "skipped", "wire2": "updated"} and opened[-1] == "feed.jsonl"
+    assert engine.store.keyword_search("99 boats Tuesday", 1)[0][0].startswith("wire2#")
+
+    # A file with a broken line is never vouched for: its error is reported on every run.
+    feed.write_text(feed.read_text(encoding="utf-8") + "{not json\n", encoding="utf-8")
+    for _ in range(2):
+        report = engine.ingest()
+        assert report.count("error") == 1 and report.count("skipped") == 3
+    assert opened[-2:] == ["feed.jsonl", "feed.jsonl"]
