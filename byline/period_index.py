@@ -34,11 +34,11 @@ DAYS_FILE = "published_days.json"
 DATED_DEPTH = 20
 
 
-def period_of(day: int | None, granularity: str = "") -> str:
+def period_of(day: int | None) -> str:
     if day is None:
         return UNDATED
     d = dt.date.fromordinal(day)
-    return f"{d.year:04d}" if (granularity or GRANULARITY) == "year" else f"{d.year:04d}-{d.month:02d}"
+    return f"{d.year:04d}" if GRANULARITY == "year" else f"{d.year:04d}-{d.month:02d}"
 
 
 def day_range(period: str) -> tuple[int, int] | None:

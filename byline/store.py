@@ -193,7 +193,7 @@ class Store:
     def _periods_of(self, article_ids: list[str]) -> set[str]:
         """The periods these stored articles are in (a replacement touches its old period too)."""
         got = self.articles_col.get(ids=article_ids, include=["metadatas"])
-        return {period_of(published_day(m.get("published", "")) if m.get("published_day") is None else m["published_day"]) for m in got["metadatas"] or []}
+        return {period_of(m.get("published_day")) for m in got["metadatas"] or []}  # stored whenever the date parses
 
     # --- corpus files (file_records.py) -----------------------------------------------------------
     def file_records(self) -> dict[str, tuple[str, str]]:
