@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 RTQA = ROOT.parent / "shared" / "benchmarks" / "realtimeqa"
 
 
-def run(replies_path: Path, only: str | None = None) -> list[dict]:
+def run(replies_path: Path, only: str | None = None, index_dir: Path | None = None) -> list[dict]:
+    """One scored row per reply; `index_dir`'s parent gets the evaluation indexes (default: the repo's)."""
     from byline.config import load_settings
     from byline.evaluation.pipelines import BylinePipeline
     from support.replay_openai import ReplayOpenAIServer, load_replies
@@ -34,13 +35,13 @@ def run(replies_path: Path, only: str | None = None) -> list[dict]:
     from byline.types import Turn
 
     replies = load_replies(replies_path)
-    parents = _parent_questions()
-    dates = {}
-    if RTQA.is_dir():
-        dates = {q["id"]: q.get("question_date") for q in map(json.loads, (RTQA / "dev.jsonl").open(encoding="utf-8"))}
+    questions = _questions()
+    parents = {qid: questions[q["follow_up_of"]]["question"] for qid, q in questions.items() if q.get("follow_up_of") in questions}
+    dates = {qid: q.get("question_date") for qid, q in questions.items()}
     rows = []
     with ReplayOpenAIServer(replies_path) as server:
-        base = load_settings({"backend": "openai-compatible", "base_url": server.base_url, "model": server.model, "api_key": "replay"})
+        overrides = {"backend": "openai-compatible", "base_url": server.base_url, "model": server.model, "api_key": "replay"}
+        base = load_settings(overrides | ({"index_dir": str(index_dir)} if index_dir else {}))
         for set_name, corpus in (("bundled", ROOT / "corpus"), ("realtimeqa", RTQA / "corpus.jsonl")):
             chosen = [r for r in replies if r["set"] == set_name and not r.get("refuse") and (only is None or only == set_name)]
             if not chosen or not corpus.exists():
@@ -56,13 +57,15 @@ def run(replies_path: Path, only: str | None = None) -> list[dict]:
     return rows
 
 
-def _parent_questions() -> dict[str, str]:
-    """qid → the question it follows (`follow_up_of`), over the question sets the replies answer."""
+def _questions() -> dict[str, dict]:
+    """Every question a reply may answer (`qid`), by id: the question sets in evals/ and
+    RealTimeQA dev, whose ids do not overlap."""
     by_id: dict[str, dict] = {}
-    for path in (ROOT / "evals" / "bundled.jsonl", RTQA / "dev.jsonl"):
+    paths = [p for p in sorted((ROOT / "evals").glob("*.jsonl")) if not p.name.startswith("replies")] + [RTQA / "dev.jsonl"]
+    for path in paths:
         if path.exists():
-            by_id.update({q["id"]: q for q in map(json.loads, path.open(encoding="utf-8")) if q})
-    return {qid: by_id[q["follow_up_of"]]["question"] for qid, q in by_id.items() if q.get("follow_up_of") in by_id}
+            by_id.update({q["id"]: q for q in map(json.loads, filter(str.strip, path.open(encoding="utf-8")))})
+    return by_id
 
 
 def _sentence_key(text: str) -> str:

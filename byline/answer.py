@@ -74,6 +74,7 @@ class Plan:
     names_absent: bool = False
     searched: str = ""  # the question the plan was built for (a follow-up's rewrite)
     candidates: list[ScoredPassage] = field(default_factory=list)  # every passage read, before the far weaker ones were dropped
+    context: list[ScoredPassage] = field(default_factory=list)  # the passages beside the best ones, for a capable model
 
     @property
     def refused(self) -> bool:
@@ -312,8 +313,9 @@ class AnswerBuilder:
         if not capable:
             return [plan.passages[plan.best.passage_rank]]
         ordered = [plan.passages[u.passage_rank] for u in plan.sentences] + plan.passages + plan.candidates
-        unique = list({id(c): c for c in ordered}.values())
-        return unique[: max(1, self.settings.top_k + 2)]
+        unique = list({c.passage.id: c for c in ordered}.values())[: max(1, self.settings.model_passages)]
+        have = {c.passage.id for c in unique}
+        return unique + [c for c in plan.context if c.passage.id not in have]
 
     def finish(self, plan: Plan, generated: str, capable: bool, backend: str) -> Answer:
         text = _tidy(generated)
@@ -354,16 +356,30 @@ class AnswerBuilder:
             others = [i for i in range(len(given)) if i not in marked]
             supported_by: list[tuple[int, tuple[int, int]]] = []
             reason = "no passage was cited" if not marked else ""
-            # The passages it cites first; only when none of them says it, the others.
+            # The passages it cites first; only when none of them says it, the others. When a cited
+            # passage says the claim with other facts ("three rounds" for "two rounds"), another
+            # passage must say it at least as closely to take the citation: a loosely related
+            # sentence elsewhere holding "two" is no evidence against the one that says "three".
+            conflict = float("-inf")
             for group in (marked, others):
                 for i in group:
-                    ok, why, span = verify.support(sentence, meta[i], given[i].passage.text, self.cross_encoder, premises)
-                    if ok and span:
-                        supported_by.append((i, span))
-                    elif group is marked and not reason:
-                        reason = why
+                    found = verify.support(sentence, meta[i], given[i].passage.text, self.cross_encoder, premises)
+                    if found.ok and found.span and (group is marked or found.score >= conflict):
+                        supported_by.append((i, found.span))
+                    elif group is marked:
+                        conflict = max(conflict, found.conflict)
+                        reason = reason or found.why
                 if supported_by:
                     break
+            # A sentence joining claims is supported only when each is said by a passage it cites
+            # or one that says the whole sentence.
+            parts = verify.clauses(sentence) if supported_by else []
+            if len(parts) > 1:
+                where = list(dict.fromkeys([i for i, _ in supported_by] + marked))
+                for part in parts:
+                    if not any(verify.support(part, meta[i], given[i].passage.text, self.cross_encoder, premises).ok for i in where):
+                        supported_by, reason = [], f"the passages do not say that {part[:1].lower()}{part[1:]}"
+                        break
             numbers = []
             for i, (a, b) in supported_by[:2]:
                 if i not in cites:
@@ -403,7 +419,11 @@ def _adjacent(text: str, first: tuple[int, int], second: tuple[int, int]) -> boo
 
 
 def _tidy(text: str) -> str:
-    text = text.strip().strip('"').strip()
+    text = text.strip()
+    # Quotes around the whole reply go; a reply that ends by quoting someone keeps its closing quote
+    # (replies_check3 z19, z43 lost theirs and with them the sentence).
+    if len(text) > 1 and text[0] == text[-1] == '"' and '"' not in text[1:-1]:
+        text = text[1:-1].strip()
     text = re.sub(r"^(short answer|answer)\s*:\s*", "", text, flags=re.IGNORECASE)
     return re.sub(r"[ \t]+", " ", text).strip()
 

@@ -95,6 +95,8 @@ class Settings(BaseSettings):
         "auto",
         description="how the generator is used: 'small' answers from one sentence and is checked word for word; 'capable' gets the numbered passages and answers in its own words; 'auto': capable for openai / openai-compatible and for a local GGUF of 1 GB or more",
     )
+    model_passages: int = Field(5, description="numbered passages a capable model is given; 8 kept no more faithful replies on evals/replies.jsonl (docs/EVALUATION.md)")
+    model_neighbours: int = Field(3, description="a capable model is also given the passages either side of this many of its best passages (0: none)")
     evidence_passages: int = Field(8, description="passages whose sentences are candidate evidence (two from each of the top four articles)")
     recency_days: int = Field(7, description="with a question date, prefer articles published this many days before it")
     max_question_chars: int = 2000

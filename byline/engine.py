@@ -17,7 +17,7 @@ from byline.chat import rewrite
 from byline.config import Settings, is_capable, load_settings
 from byline.places import place_names
 from byline.llm import GeneratorError, LocalServer, OpenAIGenerator, make_generator
-from byline.types import Answer, ArticleInfo, Done, IngestReport, SourcesFound, StandaloneQuestion, Token, Turn
+from byline.types import Answer, ArticleInfo, Done, IngestReport, ScoredPassage, SourcesFound, StandaloneQuestion, Token, Turn
 from byline.words import written
 
 
@@ -228,6 +228,8 @@ class Engine:
         wants = settings.backend != "extractive" and builder.wants_generation(plan, capable)
         if wants and generator is None and not notice:
             generator, notice = self._generator_or_notice(settings)
+        if wants and capable and settings.model_neighbours:
+            plan.context = self._neighbours(builder.given(plan, True)[: settings.model_neighbours])
         if not wants:
             answer = builder.extractive(plan)
         elif generator is None:
@@ -242,6 +244,16 @@ class Engine:
         if answer.citations:
             yield SourcesFound(answer.citations)
         yield Done(answer)
+
+    def _neighbours(self, passages: list[ScoredPassage]) -> list[ScoredPassage]:
+        """The passages just before and after these in their articles: the fact a capable model is
+        asked for often sits one passage on from the one that matched the question's words."""
+        beside = {f"{c.passage.article_id}#{c.passage.index + d}": c.score for c in passages for d in (-1, 1) if c.passage.index + d >= 0}
+        for c in passages:
+            beside.pop(c.passage.id, None)
+        found = self.store.get_passages(list(beside))
+        # Scored as the passage they are beside: they were not read by the cross-encoder.
+        return [ScoredPassage(found[i], score) for i, score in beside.items() if i in found]
 
     def _with_overrides(self, overrides: dict[str, Any]) -> Settings:
         """Settings for one question; values are validated like any other setting (keys become secrets)."""

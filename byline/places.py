@@ -18,6 +18,8 @@ _COUNTRY_ALIASES = {
     "america": "United States", "uk": "United Kingdom", "u.k": "United Kingdom", "britain": "United Kingdom",
     "uae": "United Arab Emirates", "drc": "Democratic Republic of the Congo",
 }  # fmt: skip
+# Forms GeoNames does not list: "Kyiv" (GeoNames: "Kiev"), the nationalities it files under another code.
+_OTHER_SPELLINGS = {"kyiv": "Ukraine", "american": "United States", "british": "United Kingdom"}
 # Capitalised words that GeoNames lists as cities but news text uses as ordinary words or names.
 _NOT_PLACES = {
     "of", "reading", "mobile", "nice", "university", "college", "union", "victoria", "independence",
@@ -105,3 +107,35 @@ def countries_named(text: str) -> set[str]:
     """The countries `text` names, directly or by nationality, by their names ("Ukrainian" → "Ukraine")."""
     display = _country_display_names()
     return {display[n] for n in place_names(text)[1] if n in display}
+
+
+@lru_cache(maxsize=1)
+def _state_forms() -> dict[str, frozenset[str]]:
+    """Folded capital, country or nationality → every folded form of the same state: its country
+    name, the aliases news writes, its nationalities and its capital ("moscow" → russia, russian,
+    moscow). GeoNames' countryInfo gives the capitals."""
+    from importlib import resources
+
+    from geotext.geotext import GeoText
+
+    forms: dict[str, set[str]] = {}
+    by_code: dict[str, str] = {}
+    for line in resources.files("geotext").joinpath("data/countryInfo.txt").read_text(encoding="utf-8").splitlines():
+        cols = line.split("\t")
+        if line.startswith("#") or len(cols) < 6 or not cols[4]:
+            continue
+        by_code[cols[0]] = cols[4]
+        forms[cols[4]] = {_fold(cols[4])} | ({_fold(cols[5])} if cols[5] and _fold(cols[5]) not in _NOT_PLACES else set())
+    for alias, country in (_COUNTRY_ALIASES | _OTHER_SPELLINGS).items():
+        forms.get(country, set()).add(alias)
+    for nationality, code in GeoText.index.nationalities.items():
+        name = by_code.get(code, "")
+        if name in forms and _fold(name)[:4] == _fold(nationality)[:4]:  # as in _country_display_names
+            forms[name].add(_fold(nationality))
+    return {f: frozenset(group) for group in forms.values() for f in group}
+
+
+def state_forms(name: str) -> frozenset[str]:
+    """The forms a state is named by in news, for a capital, a country or a nationality: "Moscow
+    and Washington agreed" says what "Russia and the US agreed" says. Empty for other names."""
+    return _state_forms().get(_fold(name), frozenset())

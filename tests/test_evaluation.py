@@ -38,6 +38,11 @@ CHECK_CEILINGS = {"false_refusals": 0.10}
 # 11), false refusals 0.0, hit@5 1.0.
 CHECK4_FLOORS = {"answer_accuracy": 0.70, "shown": 0.90, "refusal_accuracy": 0.70, "hit@5": 0.95}
 CHECK4_CEILINGS = {"false_refusals": 0.05}
+# evals/check5_bundled.jsonl, written blind in session 12 (typos, "FM", "press guy") and first run
+# on 2026-12-02: answer tier 0.481, shown 0.741, unanswerable kept out 0.9 (9 of 10), false
+# refusals 0.019, hit@5 1.0.
+CHECK5_FLOORS = {"answer_accuracy": 0.48, "shown": 0.74, "refusal_accuracy": 0.90, "hit@5": 0.98}
+CHECK5_CEILINGS = {"false_refusals": 0.02}
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -394,7 +399,11 @@ def test_bundled_set_end_to_end_extractive(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "name, count, floors, ceilings",
-    [("check3_bundled", 64, CHECK_FLOORS, CHECK_CEILINGS), ("check4_bundled", 74, CHECK4_FLOORS, CHECK4_CEILINGS)],
+    [
+        ("check3_bundled", 64, CHECK_FLOORS, CHECK_CEILINGS),
+        ("check4_bundled", 74, CHECK4_FLOORS, CHECK4_CEILINGS),
+        ("check5_bundled", 64, CHECK5_FLOORS, CHECK5_CEILINGS),
+    ],
 )
 def test_user_typed_questions_hold_their_held_out_floors(tmp_path, capsys, name, count, floors, ceilings):
     corpus = tmp_path / "corpus"
