@@ -82,25 +82,32 @@ def place_names(text: str, located: bool = False) -> tuple[set[str], set[str]]:
 
 
 @lru_cache(maxsize=1)
-def _country_display_names() -> dict[str, str]:
-    """Folded country name or nationality → the country's name ("ukrainian" → "Ukraine")."""
+def _countries() -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
+    """GeoNames' countries: (ISO code → (name, capital), folded nationality → country name)."""
     from importlib import resources
 
     from geotext.geotext import GeoText
 
-    by_code: dict[str, str] = {}
+    by_code: dict[str, tuple[str, str]] = {}
     for line in resources.files("geotext").joinpath("data/countryInfo.txt").read_text(encoding="utf-8").splitlines():
         cols = line.split("\t")
-        if not line.startswith("#") and len(cols) > 4:
-            by_code[cols[0]] = cols[4]
-    names = {_fold(name): name for name in by_code.values()} | _COUNTRY_ALIASES
+        if not line.startswith("#") and len(cols) > 5 and cols[4]:
+            by_code[cols[0]] = (cols[4], cols[5])
+    nationalities = {}
     for nationality, code in GeoText.index.nationalities.items():
         # geotext's nationality codes mix ISO and FIPS ("swiss" → SZ, Eswatini's ISO code): a
         # nationality maps only when it starts like the country's name ("ukrainian" → "Ukraine").
-        name = by_code.get(code, "")
-        if _fold(name)[:4] == _fold(nationality)[:4]:
-            names[_fold(nationality)] = name
-    return names
+        name = by_code.get(code, ("", ""))[0]
+        if name and _fold(name)[:4] == _fold(nationality)[:4]:
+            nationalities[_fold(nationality)] = name
+    return by_code, nationalities
+
+
+@lru_cache(maxsize=1)
+def _country_display_names() -> dict[str, str]:
+    """Folded country name or nationality → the country's name ("ukrainian" → "Ukraine")."""
+    by_code, nationalities = _countries()
+    return {_fold(name): name for name, _ in by_code.values()} | _COUNTRY_ALIASES | nationalities
 
 
 def countries_named(text: str) -> set[str]:
@@ -114,24 +121,10 @@ def _state_forms() -> dict[str, frozenset[str]]:
     """Folded capital, country or nationality → every folded form of the same state: its country
     name, the aliases news writes, its nationalities and its capital ("moscow" → russia, russian,
     moscow). GeoNames' countryInfo gives the capitals."""
-    from importlib import resources
-
-    from geotext.geotext import GeoText
-
-    forms: dict[str, set[str]] = {}
-    by_code: dict[str, str] = {}
-    for line in resources.files("geotext").joinpath("data/countryInfo.txt").read_text(encoding="utf-8").splitlines():
-        cols = line.split("\t")
-        if line.startswith("#") or len(cols) < 6 or not cols[4]:
-            continue
-        by_code[cols[0]] = cols[4]
-        forms[cols[4]] = {_fold(cols[4])} | ({_fold(cols[5])} if cols[5] and _fold(cols[5]) not in _NOT_PLACES else set())
-    for alias, country in (_COUNTRY_ALIASES | _OTHER_SPELLINGS).items():
-        forms.get(country, set()).add(alias)
-    for nationality, code in GeoText.index.nationalities.items():
-        name = by_code.get(code, "")
-        if name in forms and _fold(name)[:4] == _fold(nationality)[:4]:  # as in _country_display_names
-            forms[name].add(_fold(nationality))
+    by_code, nationalities = _countries()
+    forms = {name: {_fold(name)} | ({_fold(capital)} if capital and _fold(capital) not in _NOT_PLACES else set()) for name, capital in by_code.values()}
+    for form, country in (_COUNTRY_ALIASES | _OTHER_SPELLINGS | nationalities).items():
+        forms.get(country, set()).add(form)
     return {f: frozenset(group) for group in forms.values() for f in group}
 
 

@@ -100,17 +100,13 @@ def _names(sentence: str) -> list[str]:
     return out
 
 
-# News writes these either way; a claim saying "US" is supported by "the United States".
-_ALIASES = {
-    "us": ("unitedstates", "america", "usa"), "usa": ("unitedstates", "us"), "america": ("unitedstates", "us"),
-    "uk": ("unitedkingdom", "britain"), "britain": ("unitedkingdom", "uk"), "un": ("unitednations",), "eu": ("europeanunion",),
-    "american": ("us", "unitedstates"), "british": ("uk", "britain"), "russian": ("russia",), "ukrainian": ("ukraine",),
-}  # fmt: skip
+# Bodies news names either way ("UN" ~ "the United Nations"); states are `state_forms`.
+_ALIASES = {"un": ("unitednations",), "eu": ("europeanunion",)}
 
 
 def _name_found(name: str, tokens: set[str], squashed: str = "") -> bool:
     key = squash(name)
-    # "Washington" for "the US", "Moscow" for "Russia": news names a state by its capital.
+    # "US" for "the United States", "Washington" for "the US", "Moscow" for "Russia".
     forms = set(_ALIASES.get(key, ())) | {squash(f) for f in state_forms(name)}
     if key in tokens or any(a in tokens or (len(a) > 3 and a in squashed) for a in forms):
         return True

@@ -4,7 +4,6 @@ injects faults. Every fault ends in a cited extractive answer plus one sentence,
 from __future__ import annotations
 
 import json
-import re
 import socket
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from byline import Engine
 from byline.types import Done, Token
 from conftest import ROOT, make_settings
 from support.fake_openai import FakeOpenAIServer
+from support.replay_openai import parse_prompt
 
 GENEVA = "When was the Geneva summit?"
 KEY = "sk-test-SECRET-0123456789abcdef"
@@ -65,7 +65,7 @@ def test_citation_numbers_map_to_the_passages_the_model_was_given(server, engine
     question = "How long did the Putin-Biden telephone conversation last?"
     server.reply = "It lasted approximately 50 minutes."
     engine.ask(question)
-    numbered = dict(re.findall(r"^\[(\d+)\] [^\n]*\n(.*?)(?=\n\n\[\d+\] |\nQuestion:|\Z)", _prompt_text(server.requests[-1]), flags=re.S | re.M))
+    _, numbered = parse_prompt(_prompt_text(server.requests[-1]))
     n = next(k for k, text in numbered.items() if "50 minutes" in text)
     wrong = next(k for k, text in numbered.items() if "50 minutes" not in text)
 

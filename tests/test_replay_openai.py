@@ -362,8 +362,7 @@ def _body(article_file: Path) -> str:
     return text.split("---", 2)[2] if text.startswith("---") else text
 
 
-@pytest.fixture(scope="module")
-def articles(replies) -> dict[str, str]:
+def _articles_of(replies) -> dict[str, str]:
     """Raw text of every article a reply names: the bundled corpus and, when present, RealTimeQA's."""
     out = {f.stem: _body(f) for f in (ROOT / "corpus").glob("*.md")}
     wanted = {s for r in replies if r["set"] == "realtimeqa" for s in r["sources"]}
@@ -374,6 +373,11 @@ def articles(replies) -> dict[str, str]:
                 if record["id"] in wanted:
                     out[record["id"]] = record["text"]
     return out
+
+
+@pytest.fixture(scope="module")
+def articles(replies) -> dict[str, str]:
+    return _articles_of(replies)
 
 
 def _sets_to_check(replies) -> list[str]:
@@ -530,11 +534,7 @@ def test_check_replies_answer_their_sets_questions_from_phrases_of_the_gold_arti
     assert len(replies) >= 40 and len({r["id"] for r in replies}) == len(replies)
     kinds = Counter(s["error"] for r in replies for s in r["sentences"] if s["error"])
     assert set(kinds) == ERROR_KINDS, kinds
-    wanted = {s for r in replies for s in r["sources"]}
-    articles = {f.stem: _body(f) for f in (ROOT / "corpus").glob("*.md")}
-    if RTQA_CORPUS.exists():
-        with RTQA_CORPUS.open(encoding="utf-8") as f:
-            articles |= {rec["id"]: rec["text"] for rec in map(json.loads, f) if rec["id"] in wanted}
+    articles = _articles_of(replies)
     for r in replies:
         q = questions[r["qid"]]
         assert (r["question"], r["answers"], bool(r.get("refuse"))) == (q["question"], q["answers"], bool(q.get("unanswerable"))), r["id"]

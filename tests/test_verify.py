@@ -4,8 +4,6 @@ and, end to end, through a real OpenAI-protocol server over the bundled articles
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from byline import Engine
@@ -13,6 +11,7 @@ from byline.onnx_models import shared_cross_encoder
 from byline.verify import clauses, facts_missing, support
 from conftest import make_settings
 from support.fake_openai import FakeOpenAIServer
+from support.replay_openai import parse_prompt
 
 
 @pytest.mark.parametrize(
@@ -64,18 +63,13 @@ def capable(bundled_dir, bundled_engine):
             engine.close()
 
 
-def _numbered(request: dict) -> dict[int, str]:
-    text = "\n".join(m["content"] for m in request["messages"])
-    return {int(n): body for n, body in re.findall(r"^\[(\d+)\] [^\n]*\n(.*?)(?=\n\n\[\d+\] |\nQuestion:|\Z)", text, flags=re.S | re.M)}
-
-
 def _ask_citing(capable, question: str, phrase: str, reply: str):
     """`question` answered with `reply`, whose "{n}" becomes the number the prompt gave the
     passage holding `phrase` (found by asking once with a refusing model)."""
     server, engine = capable
     server.reply = "NOT IN THE ARTICLES"
     engine.ask(question)
-    numbered = _numbered(server.requests[-1])
+    _, numbered = parse_prompt("\n".join(m["content"] for m in server.requests[-1]["messages"]))
     server.reply = reply.format(n=next(n for n, t in numbered.items() if phrase in t))
     return engine.ask(question)
 
