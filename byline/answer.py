@@ -29,7 +29,7 @@ from byline.facts import PROSPECTIVE, asks_what_happened, expected_kind, has_kin
 from byline.nltk_data import sentence_spans
 from byline.question import focus_noun, missing_names, names_noun, names_only_the_asked
 from byline.types import Answer, Citation, ScoredPassage, Turn
-from byline.words import porter_words, stem5
+from byline.words import porter_words, stem5, written
 
 REFUSAL_TEXT = compose.REFUSAL_TEXT
 NOT_FOUND_MARK = "NOT IN THE ARTICLES"
@@ -239,11 +239,14 @@ class AnswerBuilder:
         # read together score higher on unanswerable questions too (evals/bundled.jsonl: 0 → 2 of
         # 12 unanswerable given as answers when they counted).
         best_unit = max((x.score for x in units if x.gates), default=float("-inf"))
-        # What the name and category gates look in: every candidate passage, titles included.
-        candidates = " ".join(f"{c.passage.title} {c.passage.text}" for c in retrieved).lower()
+        # What the name and category gates look in: every candidate passage, titles included, and
+        # the leading articles' other passages, which are read for evidence too (check6_realtimeqa,
+        # first run: 7 of 57 answerable questions refused as "No passage mentions Uganda" while the
+        # article naming it led the retrieval).
+        candidates = " ".join(f"{c.passage.title} {c.passage.text}" for c in [*retrieved, *(rest or [])]).lower()
         # Nothing relevant refuses; relevant passages that do not clearly answer are shown as the
         # closest. The order only picks the reason the user is shown, most specific first.
-        if missing := missing_names(asked or question, candidates):
+        if missing := missing_names(written(asked) if asked else question, candidates):
             plan.tier, plan.reason, plan.names_absent = "refused", f"no passage mentions {missing[0]}", True
         elif best_unit < NOISE_LOGIT:
             plan.tier, plan.reason = "refused", "no passage is about this question"

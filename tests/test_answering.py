@@ -387,6 +387,30 @@ def test_chat_shorthand_is_written_out_for_search_and_scoring():
     assert written("did the state dept agree w/ biden, ppl ask") == "did the state department agree with biden, people ask"
     # Capitalised or inside a name, a letter is left alone.
     assert written("George W Bush and N Korea") == "George W Bush and N Korea"
+    # Titles typed as initials are written out; a time of day and a radio band are not titles.
+    assert written("name of russia's FM") == "name of russia's foreign minister"
+    assert written("whos the new uk pm") == "who is the new uk prime minister"
+    assert written("the call at 5 PM on an FM radio station") == "the call at 5 PM on an FM radio station"
+
+
+def test_a_possessive_is_read_as_its_noun(bundled_engine):
+    """"stoltenberg's" stemmed to "stoltenberg'" and matched no sentence, so the one naming him
+    was never read and the question was refused as noise."""
+    from byline.words import porter_words
+
+    assert porter_words("stoltenberg's job") == {"stoltenberg", "job"}
+    assert porter_words("Russia’s leaders'") == {"russia", "leader"}
+    answer = bundled_engine.ask("whats stoltenberg's job")
+    assert answer.tier != "refused", answer.notice
+    assert "Secretary General" in answer.answer
+
+
+def test_a_title_typed_as_initials_is_not_a_missing_name(bundled_engine):
+    """"FM" is no name the passages lack: the question is asked about Russia's foreign minister,
+    and Lavrov is in the answer (it was refused as "No passage mentions FM.")."""
+    answer = bundled_engine.ask("name of russia's FM")
+    assert answer.tier != "refused", answer.notice
+    assert "Lavrov" in answer.answer
 
 
 def test_a_sentence_that_leans_on_the_one_before_is_read_with_it(bundled_engine):
