@@ -88,8 +88,12 @@ class Plan:
 def answer_threshold(base: float, question: str, follow_up: bool = False) -> float:
     """The evidence score a question needs. Cross-encoder logits fall as a question grows longer
     (a 30-word quiz question is never matched whole by one sentence), so long questions need less;
-    a follow-up carries its conversation, which dilutes the score the same way."""
-    words = len(question.split())
+    a follow-up carries its conversation, which dilutes the score the same way. The slope counts
+    the question's own words only: the conversation's are what the follow-up margin is for, and
+    counting them too lowered the bar twice (check6_bundled, first run: 6 of 13 unanswerable
+    follow-ups given as answers; on the other sets' follow-ups −3 unanswerable answered, −7 right,
+    −4 wrong; docs/EVALUATION.md, session 13)."""
+    words = len(re.sub(r"\s*\(about:.*\)$", "", question, flags=re.DOTALL).split())
     return base - LONG_QUESTION_SLOPE * max(0, words - LONG_QUESTION_WORDS) - (FOLLOW_UP_MARGIN if follow_up else 0.0)
 
 
@@ -243,10 +247,11 @@ class AnswerBuilder:
         # the leading articles' other passages, which are read for evidence too (check6_realtimeqa,
         # first run: 7 of 57 answerable questions refused as "No passage mentions Uganda" while the
         # article naming it led the retrieval).
-        candidates = " ".join(f"{c.passage.title} {c.passage.text}" for c in [*retrieved, *(rest or [])]).lower()
+        written_out = " ".join(f"{c.passage.title} {c.passage.text}" for c in [*retrieved, *(rest or [])])
+        candidates = written_out.lower()
         # Nothing relevant refuses; relevant passages that do not clearly answer are shown as the
         # closest. The order only picks the reason the user is shown, most specific first.
-        if missing := missing_names(written(asked) if asked else question, candidates):
+        if missing := missing_names(written(asked) if asked else question, written_out):
             plan.tier, plan.reason, plan.names_absent = "refused", f"no passage mentions {missing[0]}", True
         elif best_unit < NOISE_LOGIT:
             plan.tier, plan.reason = "refused", "no passage is about this question"

@@ -82,7 +82,38 @@ def missing_names(question: str, candidates: str) -> list[str]:
         words = [squash(re.sub(r"(?:’s|'s)$", "", w)) for w in run.group().split()]
         if len(words) >= 2 and words[-1] in evidence:
             forgiven.update(words[:-1])
-    return [n for n in question_names(question) if squash(n) not in evidence and squash(n) not in forgiven]
+    return [n for n in question_names(question) if squash(n) not in evidence and squash(n) not in forgiven and not _spelled_out(n, candidates)]
+
+
+# Abbreviations of things, not names: the passages write them out ("TV" → "television",
+# check7_realtimeqa v74 was refused as "No passage mentions TV").
+_COMMON_ABBREVIATIONS = {
+    "tv": ("television", "televised"), "ceo": ("chief executive",), "cfo": ("chief financial",), "gop": ("republican",),
+    "mp": ("member of parliament", "lawmaker"), "mvp": ("most valuable",),
+}  # "PM", "VP" and other titles are written out before the gate (words.written)
+_FUNCTION_WORDS = {"of", "the", "and", "for", "on", "in", "to", "&"}
+
+
+def _spelled_out(name: str, candidates: str) -> bool:
+    """Whether the passages write out an abbreviation the question uses: "DOJ" by "Department of
+    Justice" (the initials of a run of words, with or without its function words), "TV" by
+    "television"; and "T-shirt", "X-ray" are things, not names (check7_realtimeqa v18, v41)."""
+    low = name.lower()
+    if re.fullmatch(r"[a-z]-[a-z]+", low):
+        return True
+    if any(form in candidates.lower() for form in _COMMON_ABBREVIATIONS.get(low, ())):
+        return True
+    if not (2 <= len(name) <= 6 and name.isupper() and name.isalpha()):
+        return False
+    # Capitalised words only ("Department of Justice"): any lower-case run spells a short acronym.
+    n = len(low)
+    for m in re.finditer(rf"\b{name[0]}[a-z]+(?:\s+(?:(?:of|the|and|for|on|in|to|&)\s+)*[A-Z][a-z]+){{1,{2 * n}}}", candidates):
+        run = m.group().lower().split()
+        full = "".join(w[0] for w in run)
+        content = "".join(w[0] for w in run if w not in _FUNCTION_WORDS)
+        if full.startswith(low) or content.startswith(low):
+            return True
+    return False
 
 
 def names_only_the_asked(answer: str, question: str) -> bool:

@@ -19,7 +19,7 @@ from difflib import SequenceMatcher
 from typing import NamedTuple
 
 from byline.facts import MONTHS
-from byline.nltk_data import sentence_spans, stopwords
+from byline.nltk_data import join_abbreviations, sentence_spans, stopwords
 from byline.places import state_forms
 from byline.words import WORD, content_words, name_tokens, squash, stem5
 
@@ -30,6 +30,7 @@ from byline.words import WORD, content_words, name_tokens, squash, stem5
 # and a higher one would lose true sentences (3 of 42 at 4.0) to catch one more false one.
 SUPPORT_LOGIT = 0.0
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+_LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")
 _NUMBER_WORDS = {
     w: str(i)
     for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty".split())
@@ -54,8 +55,14 @@ class CheckedSentence:
 def split_cited(text: str) -> list[tuple[str, list[int]]]:
     """Answer sentences with the passage numbers the model put after them."""
     out: list[tuple[str, list[int]]] = []
-    for a, b in sentence_spans(text) or [(0, len(text))]:
+    for a, b in join_abbreviations(text, sentence_spans(text)) or [(0, len(text))]:
         chunk = text[a:b]
+        # Markers written after the full stop ("… in June 2021. [1] The call …") open the next
+        # span: they belong to the sentence before.
+        lead = _LEADING_MARKERS.match(chunk)
+        if lead and out:
+            out[-1][1].extend(int(n) for m in _MARKER.finditer(lead.group()) for n in m.group(1).split(","))
+            chunk = chunk[lead.end() :]
         markers = [int(n) for m in _MARKER.finditer(chunk) for n in m.group(1).split(",")]
         clean = _MARKER.sub("", chunk).strip()
         if clean and re.search(r"\w", clean):
@@ -142,7 +149,7 @@ _INSTRUCTION = re.compile(
 def units_of(passage: str) -> list[tuple[int, int]]:
     """The passage's sentences and adjacent pairs, as offsets: what a claim may be said by.
     Planted instructions are left out, and so are the pairs that hold one."""
-    spans = sentence_spans(passage) or [(0, len(passage))]
+    spans = join_abbreviations(passage, sentence_spans(passage)) or [(0, len(passage))]
     units = spans + [(spans[i][0], spans[i + 1][1]) for i in range(len(spans) - 1)]
     return [(a, b) for a, b in units if passage[a:b].strip() and not _INSTRUCTION.search(passage[a:b])]
 

@@ -200,6 +200,12 @@ def test_names_in_the_question_must_be_in_the_candidates():
     assert missing_names("What did Xi Jinping say at the G20?", found) == ["Xi", "Jinping"]
     assert missing_names("What did Xi say?", "it exists in mexico") == ["Xi"]  # whole words only
     assert missing_names("Was the Biden-Putin call about US-Russia ties?", "the biden–putin call; u.s.-russia ties; peskov’s view") == []
+    # Abbreviations the passages write out, and things with a letter prefix, are no missing names;
+    # an acronym is spelled by capitalised words only ("could I ask" spells no CIA).
+    text = "The Department of Justice and the New York Police Department said so on television. Could I ask?"
+    assert missing_names("did the DOJ n the NYPD comment on TV", text) == []
+    assert missing_names("what was on kanye's T-shirt", "Kanye wore a shirt") == []
+    assert missing_names("what did the CIA say", text) == ["CIA"]
 
 
 def test_quoted_sentences_cut_scraped_run_ons_and_keep_quoted_titles_whole():
@@ -464,3 +470,16 @@ def test_the_leading_article_is_read_whole_for_the_fact_asked(fresh, tmp_path):
             assert answer.citations[0].article_id == article_id and answer.citations[0].passage_id not in listed
     finally:
         engine.close()
+
+
+def test_a_follow_ups_conversation_does_not_lower_the_bar_twice():
+    """The long-question slope reads the question's own words; the conversation a follow-up
+    carries is allowed for once, by the follow-up margin."""
+    from byline.answer import FOLLOW_UP_MARGIN, answer_threshold
+
+    own = "how long did that summit last"
+    carried = f"{own} (about: where was the last in-person summit between putin and biden held, and who went)"
+    assert answer_threshold(5.3, carried, follow_up=True) == answer_threshold(5.3, own, follow_up=True) == 5.3 - FOLLOW_UP_MARGIN
+    quiz = "A Russian court ruled this week on a case brought by the families. How many months did the court give them?"
+    assert answer_threshold(5.3, quiz) < 5.3
+

@@ -43,6 +43,11 @@ CHECK4_CEILINGS = {"false_refusals": 0.05}
 # refusals 0.019, hit@5 1.0.
 CHECK5_FLOORS = {"answer_accuracy": 0.48, "shown": 0.74, "refusal_accuracy": 0.90, "hit@5": 0.98}
 CHECK5_CEILINGS = {"false_refusals": 0.02}
+# evals/check7_bundled.jsonl, written blind in session 13 (34 follow-ups) and run on 2026-12-03 with
+# the session's answer layer, never read: answer tier 0.515, shown 0.742, unanswerable kept out
+# 0.769 (10 of 13), false refusals 0.045, hit@5 1.0.
+CHECK7_FLOORS = {"answer_accuracy": 0.51, "shown": 0.74, "refusal_accuracy": 0.76, "hit@5": 0.98}
+CHECK7_CEILINGS = {"false_refusals": 0.05}
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -403,6 +408,7 @@ def test_bundled_set_end_to_end_extractive(tmp_path, capsys):
         ("check3_bundled", 64, CHECK_FLOORS, CHECK_CEILINGS),
         ("check4_bundled", 74, CHECK4_FLOORS, CHECK4_CEILINGS),
         ("check5_bundled", 64, CHECK5_FLOORS, CHECK5_CEILINGS),
+        ("check7_bundled", 79, CHECK7_FLOORS, CHECK7_CEILINGS),
     ],
 )
 def test_user_typed_questions_hold_their_held_out_floors(tmp_path, capsys, name, count, floors, ceilings):

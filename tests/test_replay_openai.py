@@ -546,18 +546,25 @@ def test_check_replies_answer_their_sets_questions_from_phrases_of_the_gold_arti
             assert holders and 5 <= len(s["cite"].split()) <= 15, (r["id"], s["cite"])
 
 
-# Held-out floors (issue #13): evals/replies_check3.jsonl, written blind in session 12, bundled
-# replies (RealTimeQA is not indexed in CI), first run after its changes on 2026-12-02: faithful
-# kept 0.615 (8 of 13), planted caught 0.857 (6 of 7), citation recall 0.833, precision 0.909.
-REPLAY_FLOORS = {"faithful_kept": 0.61, "planted_caught": 0.85, "citation_recall": 0.83, "citation_precision": 0.90}
+# Held-out floors (issue #13), bundled replies only (RealTimeQA is not indexed in CI), each set's
+# first run: evals/replies_check3.jsonl (written blind in session 12, run 2026-12-02): faithful
+# kept 0.615 (8 of 13), planted caught 0.857 (6 of 7), citation recall 0.833, precision 0.909;
+# evals/replies_check5.jsonl (written blind in session 13, run 2026-12-03 on the finished checks):
+# 0.889 (24 of 27), 0.857 (6 of 7), 0.848, 0.848.
+REPLAY_FLOORS = {
+    "replies_check3": (20, 7, {"faithful_kept": 0.61, "planted_caught": 0.85, "citation_recall": 0.83, "citation_precision": 0.90}),
+    "replies_check5": (34, 7, {"faithful_kept": 0.88, "planted_caught": 0.85, "citation_recall": 0.84, "citation_precision": 0.84}),
+}
 
 
-def test_held_out_replies_keep_their_floors(tmp_path):
+@pytest.mark.parametrize("name", sorted(REPLAY_FLOORS))
+def test_held_out_replies_keep_their_floors(tmp_path, name):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import replay_eval
 
-    rows = replay_eval.run(ROOT / "evals" / "replies_check3.jsonl", only="bundled", index_dir=tmp_path / "index")
+    count, planted, floors = REPLAY_FLOORS[name]
+    rows = replay_eval.run(ROOT / "evals" / f"{name}.jsonl", only="bundled", index_dir=tmp_path / "index")
     summary = replay_eval.summarize(rows)
-    assert summary["replies"] == 20 and summary["planted_claims"] == 7, summary
-    for key, floor in REPLAY_FLOORS.items():
+    assert summary["replies"] == count and summary["planted_claims"] == planted, summary
+    for key, floor in floors.items():
         assert summary[key] >= floor, f"{key} {summary[key]} fell below {floor}"

@@ -57,9 +57,9 @@ def test_every_figure_is_measured_at_each_size_with_an_exponent(result):
         assert len(growth["vs_smallest"]) == len(growth["vs_smallest_by_passages"]) == 1 and "fit" in growth, (key, growth)
         if data["figures"][key][0] > 0:
             assert isinstance(growth["vs_smallest"][0], float) and isinstance(growth["vs_smallest_by_passages"][0], float), (key, growth)
-    # The corpus grew, and so did what must grow with it.
-    for key in ("index_mib", "reingest_unchanged_s", "bm25_build_s"):
-        assert data["figures"][key][1] > data["figures"][key][0], key
+    # The corpus grew, and so did the index. Times are reported, not compared: at 76 and 189
+    # articles an unchanged re-ingest took 0.022 s at both sizes on a busy machine.
+    assert data["figures"]["index_mib"][1] > data["figures"]["index_mib"][0]
     assert all(r["ingest"]["statuses"]["added"] == r["articles"] and r["ingest"]["reingest"]["statuses"]["skipped"] == r["articles"] for r in data["rows"])
     assert all(r["ingest"]["reingest"]["tokens_embedded"] == 0 for r in data["rows"])
 

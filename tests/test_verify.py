@@ -8,7 +8,8 @@ import pytest
 
 from byline import Engine
 from byline.onnx_models import shared_cross_encoder
-from byline.verify import clauses, facts_missing, support
+from byline.nltk_data import sentence_spans
+from byline.verify import clauses, facts_missing, split_cited, support
 from conftest import make_settings
 from support.fake_openai import FakeOpenAIServer
 from support.replay_openai import parse_prompt
@@ -30,6 +31,23 @@ from support.replay_openai import parse_prompt
 )
 def test_facts_a_paraphrase_may_write_another_way(claim, evidence, missing):
     assert facts_missing(claim, evidence) == missing
+
+
+def test_markers_after_the_full_stop_stay_with_their_sentence():
+    """Models write "… in June 2021. [1]" as often as "… in June 2021 [1]."; the marker after the
+    stop opened the next span and was given to the next sentence."""
+    assert split_cited("The summit was in Geneva. [1] The call lasted 50 minutes. [2]") == [
+        ("The summit was in Geneva.", [1]), ("The call lasted 50 minutes.", [2])]
+    assert split_cited("The summit was in Geneva [1]. The call lasted 50 minutes.[2][3]") == [
+        ("The summit was in Geneva.", [1]), ("The call lasted 50 minutes.", [2, 3])]
+
+
+def test_a_rank_or_a_title_does_not_end_a_sentence():
+    """punkt cut "ranked No. 49" after "No." (replies_check4 w54 lost its citation to it)."""
+    assert split_cited("Niemann is ranked No. 49 in the world. [1] He met Gov. Newsom. [2]") == [
+        ("Niemann is ranked No. 49 in the world.", [1]), ("He met Gov. Newsom.", [2])]
+    text = "Niemann is ranked No. 49 in the world. The answer was no. 5 people came."
+    assert [text[a:b] for a, b in sentence_spans(text, quotable=True)][0] == "Niemann is ranked No. 49 in the world."
 
 
 def test_a_sentence_joining_claims_is_split_into_them():
