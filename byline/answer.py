@@ -88,12 +88,10 @@ class Plan:
 def answer_threshold(base: float, question: str, follow_up: bool = False) -> float:
     """The evidence score a question needs. Cross-encoder logits fall as a question grows longer
     (a 30-word quiz question is never matched whole by one sentence), so long questions need less;
-    a follow-up carries its conversation, which dilutes the score the same way. The slope counts
-    the question's own words only: the conversation's are what the follow-up margin is for, and
-    counting them too lowered the bar twice (check6_bundled, first run: 6 of 13 unanswerable
-    follow-ups given as answers; on the other sets' follow-ups −3 unanswerable answered, −7 right,
-    −4 wrong; docs/EVALUATION.md, session 13)."""
-    words = len(re.sub(r"\s*\(about:.*\)$", "", question, flags=re.DOTALL).split())
+    a follow-up carries its conversation, which dilutes the score the same way. (Counting only a
+    follow-up's own words for the slope kept 4 more unanswerable questions out of the answer tier
+    and 9 right answers too on sets it was not chosen on: not taken, docs/EVALUATION.md session 13.)"""
+    words = len(question.split())
     return base - LONG_QUESTION_SLOPE * max(0, words - LONG_QUESTION_WORDS) - (FOLLOW_UP_MARGIN if follow_up else 0.0)
 
 

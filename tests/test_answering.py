@@ -471,15 +471,3 @@ def test_the_leading_article_is_read_whole_for_the_fact_asked(fresh, tmp_path):
     finally:
         engine.close()
 
-
-def test_a_follow_ups_conversation_does_not_lower_the_bar_twice():
-    """The long-question slope reads the question's own words; the conversation a follow-up
-    carries is allowed for once, by the follow-up margin."""
-    from byline.answer import FOLLOW_UP_MARGIN, answer_threshold
-
-    own = "how long did that summit last"
-    carried = f"{own} (about: where was the last in-person summit between putin and biden held, and who went)"
-    assert answer_threshold(5.3, carried, follow_up=True) == answer_threshold(5.3, own, follow_up=True) == 5.3 - FOLLOW_UP_MARGIN
-    quiz = "A Russian court ruled this week on a case brought by the families. How many months did the court give them?"
-    assert answer_threshold(5.3, quiz) < 5.3
-

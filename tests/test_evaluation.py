@@ -44,9 +44,9 @@ CHECK4_CEILINGS = {"false_refusals": 0.05}
 CHECK5_FLOORS = {"answer_accuracy": 0.48, "shown": 0.74, "refusal_accuracy": 0.90, "hit@5": 0.98}
 CHECK5_CEILINGS = {"false_refusals": 0.02}
 # evals/check7_bundled.jsonl, written blind in session 13 (34 follow-ups) and run on 2026-12-03 with
-# the session's answer layer, never read: answer tier 0.515, shown 0.742, unanswerable kept out
-# 0.769 (10 of 13), false refusals 0.045, hit@5 1.0.
-CHECK7_FLOORS = {"answer_accuracy": 0.51, "shown": 0.74, "refusal_accuracy": 0.76, "hit@5": 0.98}
+# the session's answer layer, never read: answer tier 0.545, shown 0.742, unanswerable kept out
+# 0.692 (9 of 13), false refusals 0.045, hit@5 1.0.
+CHECK7_FLOORS = {"answer_accuracy": 0.54, "shown": 0.74, "refusal_accuracy": 0.69, "hit@5": 0.98}
 CHECK7_CEILINGS = {"false_refusals": 0.05}
 
 
