@@ -245,11 +245,11 @@ class AnswerBuilder:
         # the leading articles' other passages, which are read for evidence too (check6_realtimeqa,
         # first run: 7 of 57 answerable questions refused as "No passage mentions Uganda" while the
         # article naming it led the retrieval).
-        written_out = " ".join(f"{c.passage.title} {c.passage.text}" for c in [*retrieved, *(rest or [])])
-        candidates = written_out.lower()
+        candidate_text = " ".join(f"{c.passage.title} {c.passage.text}" for c in [*retrieved, *(rest or [])])
+        candidates = candidate_text.lower()
         # Nothing relevant refuses; relevant passages that do not clearly answer are shown as the
         # closest. The order only picks the reason the user is shown, most specific first.
-        if missing := missing_names(written(asked) if asked else question, written_out):
+        if missing := missing_names(written(asked) if asked else question, candidate_text):
             plan.tier, plan.reason, plan.names_absent = "refused", f"no passage mentions {missing[0]}", True
         elif best_unit < NOISE_LOGIT:
             plan.tier, plan.reason = "refused", "no passage is about this question"

@@ -92,6 +92,7 @@ _COMMON_ABBREVIATIONS = {
     "mp": ("member of parliament", "lawmaker"), "mvp": ("most valuable",),
 }  # "PM", "VP" and other titles are written out before the gate (words.written)
 _FUNCTION_WORDS = {"of", "the", "and", "for", "on", "in", "to", "&"}
+_FUNCTION_ALTERNATION = "|".join(map(re.escape, sorted(_FUNCTION_WORDS)))
 
 
 def _spelled_out(name: str, candidates: str) -> bool:
@@ -101,13 +102,14 @@ def _spelled_out(name: str, candidates: str) -> bool:
     low = name.lower()
     if re.fullmatch(r"[a-z]-[a-z]+", low):
         return True
-    if any(form in candidates.lower() for form in _COMMON_ABBREVIATIONS.get(low, ())):
+    forms = _COMMON_ABBREVIATIONS.get(low, ())
+    if forms and any(form in candidates.lower() for form in forms):
         return True
     if not (2 <= len(name) <= 6 and name.isupper() and name.isalpha()):
         return False
     # Capitalised words only ("Department of Justice"): any lower-case run spells a short acronym.
     n = len(low)
-    for m in re.finditer(rf"\b{name[0]}[a-z]+(?:\s+(?:(?:of|the|and|for|on|in|to|&)\s+)*[A-Z][a-z]+){{1,{2 * n}}}", candidates):
+    for m in re.finditer(rf"\b{name[0]}[a-z]+(?:\s+(?:(?:{_FUNCTION_ALTERNATION})\s+)*[A-Z][a-z]+){{1,{2 * n}}}", candidates):
         run = m.group().lower().split()
         full = "".join(w[0] for w in run)
         content = "".join(w[0] for w in run if w not in _FUNCTION_WORDS)

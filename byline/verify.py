@@ -30,7 +30,7 @@ from byline.words import WORD, content_words, name_tokens, squash, stem5
 # and a higher one would lose true sentences (3 of 42 at 4.0) to catch one more false one.
 SUPPORT_LOGIT = 0.0
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
-_LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")
+_LEADING_MARKERS = re.compile(rf"^(?:{_MARKER.pattern})+")
 _NUMBER_WORDS = {
     w: str(i)
     for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty".split())
@@ -52,6 +52,11 @@ class CheckedSentence:
         return out
 
 
+def _marker_numbers(text: str) -> list[int]:
+    """The passage numbers of the `[n]` / `[n, m]` markers in `text`, in order."""
+    return [int(n) for m in _MARKER.finditer(text) for n in m.group(1).split(",")]
+
+
 def split_cited(text: str) -> list[tuple[str, list[int]]]:
     """Answer sentences with the passage numbers the model put after them."""
     out: list[tuple[str, list[int]]] = []
@@ -61,9 +66,9 @@ def split_cited(text: str) -> list[tuple[str, list[int]]]:
         # span: they belong to the sentence before.
         lead = _LEADING_MARKERS.match(chunk)
         if lead and out:
-            out[-1][1].extend(int(n) for m in _MARKER.finditer(lead.group()) for n in m.group(1).split(","))
+            out[-1][1].extend(_marker_numbers(lead.group()))
             chunk = chunk[lead.end() :]
-        markers = [int(n) for m in _MARKER.finditer(chunk) for n in m.group(1).split(",")]
+        markers = _marker_numbers(chunk)
         clean = _MARKER.sub("", chunk).strip()
         if clean and re.search(r"\w", clean):
             out.append((clean, markers))
