@@ -267,8 +267,10 @@ def test_check_sets_are_consistent_with_their_corpora():
     from byline.evaluation.metrics import normalize
 
     bundled = {a.id: normalize(f"{a.title} {a.text}") for a in read_articles([CORPUS])}
-    rtqa = {r["id"]: r for r in map(json.loads, (RTQA / "corpus.jsonl").open(encoding="utf-8"))}
-    for name, texts in [(f"check{n}_bundled", bundled) for n in (3, 4)] + [(f"check{n}_realtimeqa", None) for n in (3, 4)]:
+    # The RealTimeQA sets are checked where the benchmark is (beside the repo); the bundled ones always.
+    present = (RTQA / "corpus.jsonl").exists()
+    rtqa = {r["id"]: r for r in map(json.loads, (RTQA / "corpus.jsonl").open(encoding="utf-8"))} if present else {}
+    for name, texts in [(f"check{n}_bundled", bundled) for n in (3, 4)] + [(f"check{n}_realtimeqa", None) for n in (3, 4) if present]:
         questions = load_questions(ROOT / "evals" / f"{name}.jsonl")
         ids = [x.id for x in questions]
         assert len(ids) == len(set(ids)) and 0.1 <= sum(x.unanswerable for x in questions) / len(ids) <= 0.2
@@ -283,6 +285,8 @@ def test_check_sets_are_consistent_with_their_corpora():
             else:
                 found = {s: texts[s] for s in x.sources}
             assert any(normalize(a) in t for a in x.answers for t in found.values()), x.id
+    if not present:
+        pytest.skip("RealTimeQA benchmark not present: its check sets were not checked")
 
 
 def test_missing_and_empty_sets(tmp_path):
