@@ -10,7 +10,7 @@ import re
 from typing import Protocol
 
 from byline.facts import answer_kind, expected_kind, has_kind, spans
-from byline.nltk_data import CLOSING_QUOTE, open_quote
+from byline.nltk_data import CLOSING_QUOTE, open_quote, sentence_spans
 from byline.places import countries_named
 from byline.types import Citation, ScoredPassage
 from byline.words import squash
@@ -72,7 +72,7 @@ def as_of(quote: str, published: str) -> str:
 
 def confident(question: str, passages: list[ScoredPassage], best: Unit, cross_encoder) -> tuple[str, str | None, list[Citation]]:
     """Text, short answer and citation of the `answer` tier: "June 2021 — “…” [1]"."""
-    quote = quote_of(best.text, question, cross_encoder)
+    quote, a, b = quote_span(best.text, question, cross_encoder)
     source = passages[best.passage_rank]
     short = short_answer(question, quote, cross_encoder)
     # A quote often names its subject only as "the show" or "the company"; the headline names it.
@@ -82,7 +82,7 @@ def confident(question: str, passages: list[ScoredPassage], best: Unit, cross_en
         lead = f"{country} — "
     elif short:
         lead = f"{short} — "
-    return f"{lead}“{quote}” [1]{as_of(quote, source.passage.published)}", short, [citation(1, source, best.start, best.end)]
+    return f"{lead}“{quote}” [1]{as_of(quote, source.passage.published)}", short, [citation(1, source, best.start + a, best.start + b)]
 
 
 def closest(question: str, passages: list[ScoredPassage], units: list[Unit], cross_encoder) -> tuple[str, list[Citation]]:
@@ -101,8 +101,9 @@ def closest(question: str, passages: list[ScoredPassage], units: list[Unit], cro
         n = by_passage.get(u.passage_rank)
         if n is None:
             n = by_passage[u.passage_rank] = len(cites) + 1
-            cites.append(citation(n, passages[u.passage_rank], u.start, u.end))
-        quote = quote_of(u.text, question, cross_encoder)
+        quote, a, b = quote_span(u.text, question, cross_encoder)
+        if len(cites) < n:
+            cites.append(citation(n, passages[u.passage_rank], u.start + a, u.start + b))
         lines.append(f"- “{quote}” [{n}]{as_of(quote, passages[u.passage_rank].passage.published)}")
     return "\n".join(lines), cites
 
@@ -124,27 +125,55 @@ def names_something_new(title: str, seen: str) -> bool:
 
 
 def quote_of(sentence: str, question: str, cross_encoder) -> str:
+    return quote_span(sentence, question, cross_encoder)[0]
+
+
+def quote_span(sentence: str, question: str, cross_encoder) -> tuple[str, int, int]:
     """A sentence, or for a run-on scrape sentence (or a long pair) the window of it that the
-    cross-encoder finds most relevant, preferring windows that hold the kind of fact asked for.
-    Word-overlap windows lost the answer in 4 of 13 bundled misses; these keep it more often."""
+    cross-encoder finds most relevant, preferring windows that hold the kind of fact asked for;
+    with its character offsets inside `sentence`, for the highlight.
+    Word-overlap windows lost the answer in 4 of 13 bundled misses; these keep it more often.
+    A long pair's own sentences are candidates too, and a "who" question prefers a window naming
+    someone it does not (session 14: of 18 answer-tier replies of the tuning sets that lost an
+    answer their evidence held, most lost it to a 40-word window of a pair, as "… later
+    confirmed" cut "State Department spokesman Ned Price")."""
     words = sentence.split()
     if len(words) <= MAX_QUOTE_WORDS:
-        return sentence.strip()
+        stripped = sentence.strip()
+        a = sentence.find(stripped)
+        return stripped, a, a + len(stripped)
     starts = list(range(0, len(words) - MAX_QUOTE_WORDS + 1, QUOTE_WINDOW_STRIDE))
     if starts[-1] != len(words) - MAX_QUOTE_WORDS:
         starts.append(len(words) - MAX_QUOTE_WORDS)
     windows = [" ".join(words[i : i + MAX_QUOTE_WORDS]) for i in starts]
-    kind = expected_kind(question)
-    scores = [float(sc) + (KIND_BONUS if kind and has_kind(w, kind, question) else 0.0) for sc, w in zip(cross_encoder.score(question, windows, batch_size=len(windows)), windows)]
-    i = max(range(len(windows)), key=scores.__getitem__)
+    # The sentence has more words than a window, so any of its sentences that fits is one of several.
+    whole = [(a, b) for a, b in sentence_spans(sentence, quotable=True) if len(sentence[a:b].split()) <= MAX_QUOTE_WORDS]
+    texts = windows + [sentence[a:b] for a, b in whole]
+    kind, asked = expected_kind(question), answer_kind(question)
+
+    def bonus(w: str) -> float:
+        if kind:
+            return KIND_BONUS if has_kind(w, kind, question) else 0.0
+        return KIND_BONUS if asked == "person" and spans(w, "person", question) else 0.0
+
+    scores = [float(sc) + bonus(w) for sc, w in zip(cross_encoder.score(question, texts, batch_size=len(texts)), texts)]
+    best = max(range(len(texts)), key=scores.__getitem__)
+    if best >= len(windows):
+        a, b = whole[best - len(windows)]
+        return sentence[a:b], a, b
+    i = best
     last = len(starts) - 1
     # End where the sentence ends ("… while Putin has not …" had cut "yet decided") unless the
-    # words that slide out at the start hold the kind of fact asked for ("About 79% of …").
-    if len(words) - (starts[i] + MAX_QUOTE_WORDS) <= QUOTE_FINISH_WORDS and not (kind and has_kind(" ".join(words[starts[i] : starts[last]]), kind, question)):
+    # words that slide out at the start hold the kind of fact asked for ("About 79% of …") or
+    # name the person a "who" question asks for ("State Department spokesman Ned Price …"; any
+    # new name kept the start too: 5 answers lost on the bundled sets, "… Group of Twenty …").
+    if len(words) - (starts[i] + MAX_QUOTE_WORDS) <= QUOTE_FINISH_WORDS and not bonus(" ".join(words[starts[i] : starts[last]])):
         i = last
     end = starts[i] + MAX_QUOTE_WORDS
     # Never stop inside a short quoted title ("the documentary “The World on the …”").
     closes = next((j for j in range(end, min(len(words), end + QUOTE_CLOSE_WORDS)) if CLOSING_QUOTE.search(words[j])), None)
     if closes is not None and open_quote(" ".join(words[starts[i] : end])):
         end = closes + 1
-    return ("… " if starts[i] > 0 else "") + " ".join(words[starts[i] : end]) + (" …" if end < len(words) else "")
+    offsets = [m.span() for m in re.finditer(r"\S+", sentence)]
+    a, b = offsets[starts[i]][0], offsets[end - 1][1]
+    return ("… " if starts[i] > 0 else "") + " ".join(words[starts[i] : end]) + (" …" if end < len(words) else ""), a, b

@@ -183,6 +183,11 @@ def test_the_kind_of_fact_is_read_after_a_preamble():
     assert expected_kind("Approximately how many cases are there?") == "count"
     assert expected_kind("Police arrested 31 men planning to riot at an event. Where was the event?") == "place"
     assert expected_kind("Which one? (about: A court ruled. How many months was it?)") is None  # not the earlier question's kind
+    # A follow-up's opening conjunction or filler is not the question (check8_realtimeqa b48).
+    assert expected_kind("and how many states sued to block it the same day? (about: The plan was narrowed.)") == "count"
+    assert expected_kind("so when was that") == "date"
+    assert expected_kind("ok, how long did it last") == "duration"
+    assert expected_kind("andorra's capital?") is None  # a word that only starts like one
 
 
 def test_a_refusal_says_why(bundled_engine):
@@ -428,6 +433,19 @@ def test_a_sentence_that_leans_on_the_one_before_is_read_with_it(bundled_engine)
     first = answer.citations[0]
     quoted = first.passage[first.highlight_start : first.highlight_end]
     assert "sanctions" in quoted and "mistake" in quoted, quoted
+
+
+def test_a_long_pair_is_quoted_where_it_names_the_person_asked_for(bundled_engine):
+    """A pair of 46 words is quoted in 40; the window used to slide to the pair's end and cut off
+    "State Department spokesman Ned Price", the answer to a "who" question. The highlight is the
+    part quoted, not the whole pair."""
+    answer = bundled_engine.ask("who's the state dept spokesperson that confirmed the jan 10 meeting")
+    assert answer.tier == "answer", answer.answer
+    assert "Ned Price" in answer.answer, answer.answer
+    first = answer.citations[0]
+    quoted = first.passage[first.highlight_start : first.highlight_end]
+    assert "Ned Price" in quoted and len(quoted.split()) <= 40, quoted
+    assert quoted.split()[-1].rstrip("…") in answer.answer
 
 
 

@@ -46,8 +46,15 @@ CHECK5_CEILINGS = {"false_refusals": 0.02}
 # evals/check7_bundled.jsonl, written blind in session 13 (34 follow-ups) and run on 2026-12-03 with
 # the session's answer layer, never read: answer tier 0.545, shown 0.742, unanswerable kept out
 # 0.692 (9 of 13), false refusals 0.045, hit@5 1.0.
-CHECK7_FLOORS = {"answer_accuracy": 0.54, "shown": 0.74, "refusal_accuracy": 0.69, "hit@5": 0.98}
+# Raised in session 14 (units re-read with their headline, long pairs quoted by their sentences):
+# answer tier 0.576, shown 0.773, the rest unchanged.
+CHECK7_FLOORS = {"answer_accuracy": 0.57, "shown": 0.77, "refusal_accuracy": 0.69, "hit@5": 0.98}
 CHECK7_CEILINGS = {"false_refusals": 0.05}
+# evals/check9_bundled.jsonl, written blind in session 14 (23 follow-ups, 11 unanswerable) and run
+# on 2026-12-03 with the session's answer layer, never read before: answer tier 0.672, shown
+# 0.787, unanswerable kept out 0.636 (7 of 11), false refusals 0.016, hit@5 1.0.
+CHECK9_FLOORS = {"answer_accuracy": 0.66, "shown": 0.78, "refusal_accuracy": 0.63, "hit@5": 0.98}
+CHECK9_CEILINGS = {"false_refusals": 0.02}
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -270,7 +277,7 @@ def test_check_sets_are_consistent_with_their_corpora():
     # The RealTimeQA sets are checked where the benchmark is (beside the repo); the bundled ones always.
     present = (RTQA / "corpus.jsonl").exists()
     rtqa = {r["id"]: r for r in map(json.loads, (RTQA / "corpus.jsonl").open(encoding="utf-8"))} if present else {}
-    for name, texts in [(f"check{n}_bundled", bundled) for n in (3, 4)] + [(f"check{n}_realtimeqa", None) for n in (3, 4) if present]:
+    for name, texts in [(f"check{n}_bundled", bundled) for n in range(3, 10)] + [(f"check{n}_realtimeqa", None) for n in range(3, 10) if present]:
         questions = load_questions(ROOT / "evals" / f"{name}.jsonl")
         ids = [x.id for x in questions]
         assert len(ids) == len(set(ids)) and 0.1 <= sum(x.unanswerable for x in questions) / len(ids) <= 0.2
@@ -413,6 +420,7 @@ def test_bundled_set_end_to_end_extractive(tmp_path, capsys):
         ("check4_bundled", 74, CHECK4_FLOORS, CHECK4_CEILINGS),
         ("check5_bundled", 64, CHECK5_FLOORS, CHECK5_CEILINGS),
         ("check7_bundled", 79, CHECK7_FLOORS, CHECK7_CEILINGS),
+        ("check9_bundled", 72, CHECK9_FLOORS, CHECK9_CEILINGS),
     ],
 )
 def test_user_typed_questions_hold_their_held_out_floors(tmp_path, capsys, name, count, floors, ceilings):
