@@ -54,8 +54,9 @@ _MONEY_OR_COUNT_SPAN = re.compile(
 # The kind of fact a question asks for, by its wording; the first match wins.
 _KIND_PATTERNS = [
     (re.compile(r"^(when\b|(on |in |by )?(what|which) (dates?|days?|year|month|time)\b)"), "date"),
-    (re.compile(r"^how long\b"), "duration"),
-    (re.compile(r"^(how (many|much|old|far)\b|what (percentage|number|share|amount)\b)"), "count"),
+    # A quiz question may put a preposition first ("By how much did …", "For how long …").
+    (re.compile(r"^(for )?how long\b"), "duration"),
+    (re.compile(r"^((by|to|in|for|of|from|at|with|on) )?(how (many|much|old|far)\b|what (percentage|number|share|amount)\b)"), "count"),
     (re.compile(r"\b(which|what) (city|cities|town|capital)\b"), "city"),
     (re.compile(r"\b(which|what) (country|countries|nation)\b"), "country"),
     (re.compile(r"^where\b"), "place"),

@@ -188,6 +188,9 @@ def test_the_kind_of_fact_is_read_after_a_preamble():
     assert expected_kind("so when was that") == "date"
     assert expected_kind("ok, how long did it last") == "duration"
     assert expected_kind("andorra's capital?") is None  # a word that only starts like one
+    # A preposition before the question word (quiz style).
+    assert expected_kind("By how much did US food costs rise over the past year?") == "count"
+    assert expected_kind("for how long was the road closed") == "duration"
 
 
 def test_a_refusal_says_why(bundled_engine):

@@ -55,6 +55,11 @@ CHECK7_CEILINGS = {"false_refusals": 0.05}
 # 0.787, unanswerable kept out 0.636 (7 of 11), false refusals 0.016, hit@5 1.0.
 CHECK9_FLOORS = {"answer_accuracy": 0.66, "shown": 0.78, "refusal_accuracy": 0.63, "hit@5": 0.98}
 CHECK9_CEILINGS = {"false_refusals": 0.02}
+# evals/check10_bundled.jsonl, written blind in session 14 and first run on 2026-12-03 on the
+# session's last code, never read: answer tier 0.542, shown 0.763, unanswerable kept out 0.727
+# (8 of 11), false refusals 0.034, hit@5 1.0.
+CHECK10_FLOORS = {"answer_accuracy": 0.54, "shown": 0.76, "refusal_accuracy": 0.72, "hit@5": 0.98}
+CHECK10_CEILINGS = {"false_refusals": 0.04}
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -277,7 +282,7 @@ def test_check_sets_are_consistent_with_their_corpora():
     # The RealTimeQA sets are checked where the benchmark is (beside the repo); the bundled ones always.
     present = (RTQA / "corpus.jsonl").exists()
     rtqa = {r["id"]: r for r in map(json.loads, (RTQA / "corpus.jsonl").open(encoding="utf-8"))} if present else {}
-    for name, texts in [(f"check{n}_bundled", bundled) for n in range(3, 10)] + [(f"check{n}_realtimeqa", None) for n in range(3, 10) if present]:
+    for name, texts in [(f"check{n}_bundled", bundled) for n in range(3, 11)] + [(f"check{n}_realtimeqa", None) for n in range(3, 11) if present]:
         questions = load_questions(ROOT / "evals" / f"{name}.jsonl")
         ids = [x.id for x in questions]
         assert len(ids) == len(set(ids)) and 0.1 <= sum(x.unanswerable for x in questions) / len(ids) <= 0.2
@@ -421,6 +426,7 @@ def test_bundled_set_end_to_end_extractive(tmp_path, capsys):
         ("check5_bundled", 64, CHECK5_FLOORS, CHECK5_CEILINGS),
         ("check7_bundled", 79, CHECK7_FLOORS, CHECK7_CEILINGS),
         ("check9_bundled", 72, CHECK9_FLOORS, CHECK9_CEILINGS),
+        ("check10_bundled", 70, CHECK10_FLOORS, CHECK10_CEILINGS),
     ],
 )
 def test_user_typed_questions_hold_their_held_out_floors(tmp_path, capsys, name, count, floors, ceilings):
