@@ -3,7 +3,8 @@
 1. Evidence: of the top passages' sentences, the 16 sharing most words with the question (and
    adjacent pairs around the best ones), scored by the cross-encoder against the question; a
    passage scores as its best sentence. Sentences with the kind of fact asked for (a date, a
-   count, a city, a quotation …) rank higher, and so do those of the articles retrieval ranks first.
+   count, a city, a quotation …) rank higher, and so do those of the articles retrieval ranks first;
+   the best are re-read with their headline before them, which says whom "he" or "it" means.
 2. Tier: `refused` when nothing is relevant (no candidate passage names a name of the question or
    the category it asks for, or the best sentence scores as noise); `closest` when passages are
    relevant but no sentence clearly answers (below the answer threshold, none has the date, count
@@ -246,9 +247,7 @@ class AnswerBuilder:
         # or "He said …" tells the cross-encoder nothing of who or what, the headline does.
         # Only the ranking changes; the confidence gate reads the sentences alone, as calibrated.
         plan.untitled = sorted(units, key=lambda u: u.rank_score, reverse=True)
-        head = plan.untitled[:TITLED_UNITS]
-        titles = [plan.passages[u.passage_rank].passage.title.strip() for u in head]
-        head = [(u, t) for u, t in zip(head, titles) if t]
+        head = [(u, t) for u in plan.untitled[:TITLED_UNITS] if (t := plan.passages[u.passage_rank].passage.title.strip())]
         if head:
             for (u, _), sc in zip(head, self.cross_encoder.score(question, [f"{t}. {u.text}" for u, t in head])):
                 u.rank_score += float(sc) - u.score

@@ -98,11 +98,10 @@ def closest(question: str, passages: list[ScoredPassage], units: list[Unit], cro
     lines = [CLOSEST_LINE]
     by_passage: dict[int, int] = {}
     for u in shown:
+        quote, a, b = quote_span(u.text, question, cross_encoder)
         n = by_passage.get(u.passage_rank)
         if n is None:
             n = by_passage[u.passage_rank] = len(cites) + 1
-        quote, a, b = quote_span(u.text, question, cross_encoder)
-        if len(cites) < n:
             cites.append(citation(n, passages[u.passage_rank], u.start + a, u.start + b))
         lines.append(f"- “{quote}” [{n}]{as_of(quote, passages[u.passage_rank].passage.published)}")
     return "\n".join(lines), cites
@@ -137,7 +136,8 @@ def quote_span(sentence: str, question: str, cross_encoder) -> tuple[str, int, i
     someone it does not (session 14: of 18 answer-tier replies of the tuning sets that lost an
     answer their evidence held, most lost it to a 40-word window of a pair, as "… later
     confirmed" cut "State Department spokesman Ned Price")."""
-    words = sentence.split()
+    tokens = [m.span() for m in re.finditer(r"\S+", sentence)]  # the words, as offsets
+    words = [sentence[a:b] for a, b in tokens]
     if len(words) <= MAX_QUOTE_WORDS:
         stripped = sentence.strip()
         a = sentence.find(stripped)
@@ -174,6 +174,5 @@ def quote_span(sentence: str, question: str, cross_encoder) -> tuple[str, int, i
     closes = next((j for j in range(end, min(len(words), end + QUOTE_CLOSE_WORDS)) if CLOSING_QUOTE.search(words[j])), None)
     if closes is not None and open_quote(" ".join(words[starts[i] : end])):
         end = closes + 1
-    offsets = [m.span() for m in re.finditer(r"\S+", sentence)]
-    a, b = offsets[starts[i]][0], offsets[end - 1][1]
+    a, b = tokens[starts[i]][0], tokens[end - 1][1]
     return ("… " if starts[i] > 0 else "") + " ".join(words[starts[i] : end]) + (" …" if end < len(words) else ""), a, b

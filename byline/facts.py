@@ -66,6 +66,7 @@ _KIND_PATTERNS = [
 def expected_kind(question: str) -> str | None:
     return next((kind for q in _question_openings(question) for pattern, kind in _KIND_PATTERNS if pattern.search(q)), None)
 
+
 _OPENING_FILLER = re.compile(r"^(?:(?:and|also|but|so|ok|okay|n|then|well|oh|hmm+|right)\b[\s,.]*)+")
 
 
@@ -74,12 +75,10 @@ def _question_openings(question: str) -> list[str]:
     comma in it, without a leading "approximately" — quiz questions put the question word after a
     preamble ("A Russian court ruled … . How many months …?", "According to a poll, what
     percentage …", "Approximately how many …")."""
-    q = spelled_out(question).lower()  # "wheres …" asks where, "whats …" what
+    # "wheres …" asks where, "whats …" what; a follow-up often opens with a conjunction or a
+    # filler ("and how many states sued?", "so when was that", "ok who won"): the asking starts after it.
+    q = _OPENING_FILLER.sub("", spelled_out(question).lower())
     own = re.sub(r"\s*\(about:.*\)$", "", q)  # a follow-up's conversation is not its question
-    # A follow-up often opens with a conjunction or a filler ("and how many states sued?", "so
-    # when was that", "ok who won"): the asking starts after it.
-    own = _OPENING_FILLER.sub("", own)
-    q = _OPENING_FILLER.sub("", q)
     last = re.split(r"(?<=[.?!])\s+", own)[-1]
     tails = [last] + [last[m.end() :] for m in re.finditer(r",\s+", last)]
     return [q] + [re.sub(r"^(?:approximately|roughly|about|on average|nearly|almost)\s+", "", t) for t in tails]
