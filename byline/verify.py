@@ -24,11 +24,12 @@ from byline.places import state_forms
 from byline.words import WORD, content_words, name_tokens, squash, stem5
 
 # The cross-encoder logit (claim as query, passage sentence or pair as passage) from which a
-# sentence counts as said by the passage. On evals/replies.jsonl the fact check catches 18 of the
-# 22 planted claims on its own; of the sentences whose facts are all there, the false ones score
-# -2.1, 3.6, 6.3 and 7.0 and the true ones 2.2 and up, so any value in 0..2.1 gives the same result
-# and a higher one would lose true sentences (3 of 42 at 4.0) to catch one more false one.
-SUPPORT_LOGIT = 0.0
+# sentence counts as said by the passage. Set at 0 on evals/replies.jsonl (the fact check caught
+# 18 of its 22 planted claims alone); on the six replay sets of session 15 (394 sentences) a
+# planted claim's best span scored below 1 twice, 0.15 and 0.53 ("hauled it in a refrigerated
+# trailer" for "on an attached trailer"), the faithful sentences 1.29 and up (but one, of a reply
+# lost for another reason): 1.0 catches both and keeps every faithful reply (1.5 loses one).
+SUPPORT_LOGIT = 1.0
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _LEADING_MARKERS = re.compile(rf"^(?:{_MARKER.pattern})+")
 _NUMBER_WORDS = {
@@ -86,17 +87,39 @@ _PARTIES = re.compile(
 )
 
 
-def _numbers(text: str, claim: bool = False) -> set[str]:
+# Words that scale the number before them: "1.5 million" is 1,500,000 and "six decades" is 60.
+_SCALES = {"hundred": 100, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12, "bn": 1e9, "mn": 1e6,
+           "dozen": 12, "dozens": 12, "decade": 10, "decades": 10}  # fmt: skip
+
+
+def _figures(text: str, claim: bool = False) -> list[tuple[str, float | None]]:
+    """Each number of `text` as written ("fifty" → "50") and its value ("1.5 million" →
+    ("1.5", 1500000), "six decades" → ("6", 60))."""
     if claim:
         text = _PARTIES.sub(" ", text)
     words = re.findall(r"\d[\d,.]*\d|\d|[A-Za-z]+", text.lower())
-    out = set()
-    for w in words:
+    out: list[tuple[str, float | None]] = []
+    for i, w in enumerate(words):
         if w[0].isdigit():
-            out.add(w.replace(",", "").rstrip("."))
+            raw = w.replace(",", "").rstrip(".")
         elif w in _NUMBER_WORDS and w not in ("one", "zero"):  # "one of the rounds" counts nothing
-            out.add(_NUMBER_WORDS[w])
+            raw = _NUMBER_WORDS[w]
+        else:
+            continue
+        value = float(raw) if re.fullmatch(r"\d+(?:\.\d+)?", raw) else None
+        if value is not None and i + 1 < len(words) and words[i + 1] in _SCALES:
+            value *= _SCALES[words[i + 1]]
+        out.append((raw, None if value is None else round(value, 6)))
     return out
+
+
+def _numbers_missing(claim: str, evidence: str) -> list[str]:
+    """The claim's numbers that the evidence writes neither the same way nor with the same value
+    (replies.jsonl r61: "over 60 years" for "more than six decades")."""
+    have = _figures(evidence)
+    raws = {r for r, _ in have}
+    values = {v for _, v in have if v is not None} | {round(float(r), 6) for r in raws if re.fullmatch(r"\d+(?:\.\d+)?", r)}
+    return sorted({r for r, v in _figures(claim, claim=True) if r not in raws and (v is None or v not in values)})
 
 
 def _names(sentence: str) -> list[str]:
@@ -133,7 +156,7 @@ def facts_missing(sentence: str, evidence: str, question: str = "") -> list[str]
     The question's names and other figures still count: they are the likely confusions (a planted
     "Tom Brady announced …" names the person the question asks about)."""
     years = " ".join(re.findall(r"\b(?:19|20)\d\d\b", question))
-    missing = sorted(_numbers(sentence, claim=True) - _numbers(f"{evidence} {years}"))
+    missing = _numbers_missing(sentence, f"{evidence} {years}")
     have_months = {m.lower()[:3] for m in _MONTH.findall(evidence)}
     missing += [m for m in _MONTH.findall(sentence) if m.lower()[:3] not in have_months]
     tokens, squashed = name_tokens(evidence), squash(evidence)

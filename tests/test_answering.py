@@ -11,6 +11,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from byline import compose
 from byline.answer import REFUSAL_TEXT
 from byline.compose import CLOSEST_LINE
 from byline.types import Done, SourcesFound, Token, Turn
@@ -439,16 +440,26 @@ def test_a_sentence_that_leans_on_the_one_before_is_read_with_it(bundled_engine)
 
 
 def test_a_long_pair_is_quoted_where_it_names_the_person_asked_for(bundled_engine):
-    """A pair of 46 words is quoted in 40; the window used to slide to the pair's end and cut off
-    "State Department spokesman Ned Price", the answer to a "who" question. The highlight is the
-    part quoted, not the whole pair."""
+    """A 40-word window of a 46-word pair used to slide to the pair's end and cut off "State
+    Department spokesman Ned Price", the answer to a "who" question. The highlight is the part
+    quoted, never more than a quote's words."""
     answer = bundled_engine.ask("who's the state dept spokesperson that confirmed the jan 10 meeting")
     assert answer.tier == "answer", answer.answer
     assert "Ned Price" in answer.answer, answer.answer
     first = answer.citations[0]
     quoted = first.passage[first.highlight_start : first.highlight_end]
-    assert "Ned Price" in quoted and len(quoted.split()) <= 40, quoted
+    assert "Ned Price" in quoted and len(quoted.split()) <= compose.MAX_QUOTE_WORDS, quoted
     assert quoted.split()[-1].rstrip("…") in answer.answer
+
+
+def test_a_pair_that_holds_the_answer_past_forty_words_is_quoted_with_it(bundled_engine):
+    """The draft's "ban on military activities" on Ukrainian territory comes 45 words into the
+    52-word pair that answers; a 40-word quote cut it off (evals/check_bundled.jsonl c05)."""
+    answer = bundled_engine.ask("besides nato expansion whats russia's draft say about ukraine")
+    assert answer.tier == "answer", answer.answer
+    assert "military activities" in answer.answer, answer.answer
+    first = answer.citations[0]
+    assert "military activities" in first.passage[first.highlight_start : first.highlight_end]
 
 
 

@@ -48,7 +48,8 @@ CHECK5_CEILINGS = {"false_refusals": 0.02}
 # 0.692 (9 of 13), false refusals 0.045, hit@5 1.0.
 # Raised in session 14 (units re-read with their headline, long pairs quoted by their sentences):
 # answer tier 0.576, shown 0.773, the rest unchanged.
-CHECK7_FLOORS = {"answer_accuracy": 0.57, "shown": 0.77, "refusal_accuracy": 0.69, "hit@5": 0.98}
+# Raised in session 15 (quotes of 60 words, chosen on the tuning sets; check7 not read): 0.591, 0.788.
+CHECK7_FLOORS = {"answer_accuracy": 0.59, "shown": 0.78, "refusal_accuracy": 0.69, "hit@5": 0.98}
 CHECK7_CEILINGS = {"false_refusals": 0.05}
 # evals/check9_bundled.jsonl, written blind in session 14 (23 follow-ups, 11 unanswerable) and run
 # on 2026-12-03 with the session's answer layer, never read before: answer tier 0.672, shown
@@ -60,6 +61,11 @@ CHECK9_CEILINGS = {"false_refusals": 0.02}
 # (8 of 11), false refusals 0.034, hit@5 1.0.
 CHECK10_FLOORS = {"answer_accuracy": 0.54, "shown": 0.76, "refusal_accuracy": 0.72, "hit@5": 0.98}
 CHECK10_CEILINGS = {"false_refusals": 0.04}
+# evals/check11_bundled.jsonl, written blind in session 15 (22 follow-ups, 11 unanswerable), run on
+# 2026-12-03 on session 14's code (0.738 / 0.869) and on session 15's, never read: answer tier
+# 0.754, shown 0.885, unanswerable kept out 0.909 (10 of 11), false refusals 0.0, hit@5 1.0.
+CHECK11_FLOORS = {"answer_accuracy": 0.75, "shown": 0.88, "refusal_accuracy": 0.90, "hit@5": 0.98}
+CHECK11_CEILINGS = {"false_refusals": 0.02}
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -282,7 +288,7 @@ def test_check_sets_are_consistent_with_their_corpora():
     # The RealTimeQA sets are checked where the benchmark is (beside the repo); the bundled ones always.
     present = (RTQA / "corpus.jsonl").exists()
     rtqa = {r["id"]: r for r in map(json.loads, (RTQA / "corpus.jsonl").open(encoding="utf-8"))} if present else {}
-    for name, texts in [(f"check{n}_bundled", bundled) for n in range(3, 11)] + [(f"check{n}_realtimeqa", None) for n in range(3, 11) if present]:
+    for name, texts in [(f"check{n}_bundled", bundled) for n in range(3, 12)] + [(f"check{n}_realtimeqa", None) for n in range(3, 12) if present]:
         questions = load_questions(ROOT / "evals" / f"{name}.jsonl")
         ids = [x.id for x in questions]
         assert len(ids) == len(set(ids)) and 0.1 <= sum(x.unanswerable for x in questions) / len(ids) <= 0.2
@@ -427,6 +433,7 @@ def test_bundled_set_end_to_end_extractive(tmp_path, capsys):
         ("check7_bundled", 79, CHECK7_FLOORS, CHECK7_CEILINGS),
         ("check9_bundled", 72, CHECK9_FLOORS, CHECK9_CEILINGS),
         ("check10_bundled", 70, CHECK10_FLOORS, CHECK10_CEILINGS),
+        ("check11_bundled", 72, CHECK11_FLOORS, CHECK11_CEILINGS),
     ],
 )
 def test_user_typed_questions_hold_their_held_out_floors(tmp_path, capsys, name, count, floors, ceilings):

@@ -537,12 +537,18 @@ def test_check_replies_answer_their_sets_questions_from_phrases_of_the_gold_arti
     articles = _articles_of(replies)
     for r in replies:
         q = questions[r["qid"]]
-        assert (r["question"], r["answers"], bool(r.get("refuse"))) == (q["question"], q["answers"], bool(q.get("unanswerable"))), r["id"]
+        assert (r["question"], r["answers"]) == (q["question"], q["answers"]), r["id"]
         assert set(r["sources"]) == set(q["sources"]), r["id"]
+        # A refusal answers an unanswerable question; so may an invented claim (replies_check6),
+        # then every sentence of the reply is a planted one.
+        assert not r.get("refuse") or q.get("unanswerable"), r["id"]
+        invented = bool(q.get("unanswerable")) and not r.get("refuse")
+        assert not invented or (r["sentences"] and not any(s["true"] for s in r["sentences"])), r["id"]
         for s in r["sentences"]:
-            if r["set"] == "realtimeqa" and not RTQA_CORPUS.exists():
+            if r["set"] == "realtimeqa" and (invented or not RTQA_CORPUS.exists()):
                 continue
-            holders = [a for a in r["sources"] if normalise_text(s["cite"]) in normalise_text(clean_text(articles[a]))]
+            where = [a for a in articles if not a.startswith("rtqa-")] if invented else r["sources"]
+            holders = [a for a in where if normalise_text(s["cite"]) in normalise_text(clean_text(articles[a]))]
             assert holders and 5 <= len(s["cite"].split()) <= 15, (r["id"], s["cite"])
 
 
@@ -550,10 +556,13 @@ def test_check_replies_answer_their_sets_questions_from_phrases_of_the_gold_arti
 # first run: evals/replies_check3.jsonl (written blind in session 12, run 2026-12-02): faithful
 # kept 0.615 (8 of 13), planted caught 0.857 (6 of 7), citation recall 0.833, precision 0.909;
 # evals/replies_check5.jsonl (written blind in session 13, run 2026-12-03 on the finished checks):
-# 0.889 (24 of 27), 0.857 (6 of 7), 0.848, 0.848.
+# 0.889 (24 of 27), 0.857 (6 of 7), 0.848, 0.848; evals/replies_check6.jsonl (written blind in
+# session 15, run 2026-12-03 on session 14's checks and on session 15's, never read): 0.714 (20 of
+# 28), 0.875 (7 of 8; 0.75 before the 1-logit support threshold), 0.833, 0.926.
 REPLAY_FLOORS = {
     "replies_check3": (20, 7, {"faithful_kept": 0.61, "planted_caught": 0.85, "citation_recall": 0.83, "citation_precision": 0.90}),
     "replies_check5": (34, 7, {"faithful_kept": 0.88, "planted_caught": 0.85, "citation_recall": 0.84, "citation_precision": 0.84}),
+    "replies_check6": (36, 8, {"faithful_kept": 0.71, "planted_caught": 0.87, "citation_recall": 0.83, "citation_precision": 0.92}),
 }
 
 

@@ -27,6 +27,11 @@ from support.replay_openai import parse_prompt
         ("Officials in Russia rejected the plan.", "Officials in Moscow rejected the plan.", []),
         ("Officials in Kyiv asked for more air defence.", "Officials in Ukraine asked for more air defence.", []),
         ("Officials in Paris rejected the plan.", "Officials in Moscow rejected the plan.", ["Paris"]),
+        # A figure is its value, however it is written ("over 60 years" for "more than six decades").
+        ("He was the voice of the Dodgers for over 60 years.", "the voice of the Los Angeles Dodgers for more than six decades", []),
+        ("The company paid 1.5 million dollars.", "The company paid $1,500,000.", []),
+        ("The company paid $1,500,000.", "The company paid $1.5 million.", []),
+        ("Musk agreed to pay $45 billion.", "Musk agreed to pay $44bn.", ["45"]),
     ],
 )
 def test_facts_a_paraphrase_may_write_another_way(claim, evidence, missing):
@@ -102,15 +107,34 @@ def test_a_capital_for_its_state_is_supported_end_to_end(capable):
     assert "serious diplomacy" in answer.citations[0].passage
 
 
-def test_an_invented_clause_joined_to_a_true_one_is_marked_unsupported(capable):
-    answer = _ask_citing(
-        capable, "How long did the Putin-Biden telephone conversation last?", "50 minutes",
-        "The call lasted about 50 minutes [{n}]. It lasted about 50 minutes, and the two leaders signed a treaty banning weapons in space at the end of it [{n}].",
-    )  # fmt: skip
+def _second_sentence_flagged(capable, question: str, phrase: str, reply: str):
+    """The reply's second sentence, after checking that the answer is kept with its true first
+    sentence supported and the second marked unsupported."""
+    answer = _ask_citing(capable, question, phrase, reply)
     assert answer.mode == "generated"
     first, second = answer.sentences
-    assert first.supported and not second.supported
+    assert first.supported, first.reason
+    assert not second.supported, second
+    return second
+
+
+def test_an_invented_clause_joined_to_a_true_one_is_marked_unsupported(capable):
+    # The whole sentence scores well above the support threshold; its invented clause does not.
+    second = _second_sentence_flagged(
+        capable, "How long did the Putin-Biden telephone conversation last?", "50 minutes",
+        "The call lasted about 50 minutes [{n}]. The Putin-Biden telephone conversation lasted approximately 50 minutes, and the two leaders signed a treaty banning weapons in space at the end of it [{n}].",
+    )  # fmt: skip
     assert "signed a treaty" in second.reason, second.reason
+
+
+def test_a_claim_the_passage_only_touches_on_is_marked_unsupported(capable):
+    """Every name of "Peskov said the interview would be broadcast on state television" is in the
+    passage and its best sentence ("As press Secretary Dmitry Peskov clarified, this is 'a matter
+    of the future'") scores just under 1 logit for it: said by nobody (verify.SUPPORT_LOGIT)."""
+    _second_sentence_flagged(
+        capable, "What did Peskov say about a new meeting between Putin and Biden?", "a matter of the future",
+        "Peskov called a new meeting a matter of the future [{n}]. Peskov said the interview would be broadcast on state television [{n}].",
+    )  # fmt: skip
 
 
 def test_a_claim_the_cited_passage_contradicts_is_not_recited_to_a_looser_one(capable):
