@@ -547,7 +547,9 @@ def test_check_replies_answer_their_sets_questions_from_phrases_of_the_gold_arti
         for s in r["sentences"]:
             if r["set"] == "realtimeqa" and (invented or not RTQA_CORPUS.exists()):
                 continue
-            where = [a for a in articles if not a.startswith("rtqa-")] if invented else r["sources"]
+            # A wrong citation may name a passage of another article (replies_check7 F28, F34).
+            elsewhere = invented or (s.get("cite_wrong") and r["set"] == "bundled")
+            where = [a for a in articles if not a.startswith("rtqa-")] if elsewhere else r["sources"]
             holders = [a for a in where if normalise_text(s["cite"]) in normalise_text(clean_text(articles[a]))]
             assert holders and 5 <= len(s["cite"].split()) <= 15, (r["id"], s["cite"])
 
