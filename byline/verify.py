@@ -90,6 +90,7 @@ _PARTIES = re.compile(
 # Words that scale the number before them: "1.5 million" is 1,500,000 and "six decades" is 60.
 _SCALES = {"hundred": 100, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12, "bn": 1e9, "mn": 1e6,
            "dozen": 12, "dozens": 12, "decade": 10, "decades": 10}  # fmt: skip
+_PLAIN_NUMBER = re.compile(r"\d+(?:\.\d+)?")  # a figure with a value ("2", "1.5"), not "3.25.4"
 
 
 def _figures(text: str, claim: bool = False) -> list[tuple[str, float | None]]:
@@ -106,7 +107,7 @@ def _figures(text: str, claim: bool = False) -> list[tuple[str, float | None]]:
             raw = _NUMBER_WORDS[w]
         else:
             continue
-        value = float(raw) if re.fullmatch(r"\d+(?:\.\d+)?", raw) else None
+        value = float(raw) if _PLAIN_NUMBER.fullmatch(raw) else None
         if value is not None and i + 1 < len(words) and words[i + 1] in _SCALES:
             value *= _SCALES[words[i + 1]]
         out.append((raw, None if value is None else round(value, 6)))
@@ -118,7 +119,7 @@ def _numbers_missing(claim: str, evidence: str) -> list[str]:
     (replies.jsonl r61: "over 60 years" for "more than six decades")."""
     have = _figures(evidence)
     raws = {r for r, _ in have}
-    values = {v for _, v in have if v is not None} | {round(float(r), 6) for r in raws if re.fullmatch(r"\d+(?:\.\d+)?", r)}
+    values = {v for _, v in have if v is not None} | {round(float(r), 6) for r in raws if _PLAIN_NUMBER.fullmatch(r)}
     return sorted({r for r, v in _figures(claim, claim=True) if r not in raws and (v is None or v not in values)})
 
 

@@ -535,6 +535,7 @@ def test_check_replies_answer_their_sets_questions_from_phrases_of_the_gold_arti
     kinds = Counter(s["error"] for r in replies for s in r["sentences"] if s["error"])
     assert set(kinds) == ERROR_KINDS, kinds
     articles = _articles_of(replies)
+    bundled = [a for a in articles if not a.startswith("rtqa-")]
     for r in replies:
         q = questions[r["qid"]]
         assert (r["question"], r["answers"]) == (q["question"], q["answers"]), r["id"]
@@ -549,7 +550,7 @@ def test_check_replies_answer_their_sets_questions_from_phrases_of_the_gold_arti
                 continue
             # A wrong citation may name a passage of another article (replies_check7 F28, F34).
             elsewhere = invented or (s.get("cite_wrong") and r["set"] == "bundled")
-            where = [a for a in articles if not a.startswith("rtqa-")] if elsewhere else r["sources"]
+            where = bundled if elsewhere else r["sources"]
             holders = [a for a in where if normalise_text(s["cite"]) in normalise_text(clean_text(articles[a]))]
             assert holders and 5 <= len(s["cite"].split()) <= 15, (r["id"], s["cite"])
 
