@@ -288,7 +288,7 @@ def test_check_sets_are_consistent_with_their_corpora():
     # The RealTimeQA sets are checked where the benchmark is (beside the repo); the bundled ones always.
     present = (RTQA / "corpus.jsonl").exists()
     rtqa = {r["id"]: r for r in map(json.loads, (RTQA / "corpus.jsonl").open(encoding="utf-8"))} if present else {}
-    for name, texts in [(f"check{n}_bundled", bundled) for n in range(3, 13)] + [(f"check{n}_realtimeqa", None) for n in range(3, 13) if present]:
+    for name, texts in [(f"check{n}_bundled", bundled) for n in range(3, 14)] + [(f"check{n}_realtimeqa", None) for n in range(3, 14) if present]:
         questions = load_questions(ROOT / "evals" / f"{name}.jsonl")
         ids = [x.id for x in questions]
         assert len(ids) == len(set(ids)) and 0.1 <= sum(x.unanswerable for x in questions) / len(ids) <= 0.2
